@@ -1,0 +1,77 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const root = fileURLToPath(new URL('../..', import.meta.url));
+
+export type Proc = { proc: ChildProcess; url: string; stop(): Promise<void> };
+
+/**
+ * Starts a TypeScript entry as its own process and waits for the JSON line `{"msg":"...listening","url":...}`
+ * it prints, so servers under test never share a process with the load generator.
+ */
+export function startProcess(
+  entry: string,
+  env: Record<string, string> = {},
+  readyMsg = 'portal listening',
+): Promise<Proc> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'portal-bench-'));
+  const proc = spawn(process.execPath, ['--import', 'tsx', entry], {
+    cwd: root,
+    env: {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      PORT: '0',
+      WS_PORT: '0',
+      DATA_DIR: dataDir,
+      LOG_LEVEL: 'info',
+      NODE_ENV: 'production',
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  return new Promise((resolve, reject) => {
+    let buf = '';
+    let ready = false;
+    proc.stdout!.on('data', (d: Buffer) => {
+      if (ready) return;
+      buf += d.toString();
+      for (const line of buf.split('\n')) {
+        try {
+          const entry = JSON.parse(line) as { msg?: string; url?: string };
+          if (entry.msg === readyMsg && entry.url) {
+            ready = true;
+            // Stop reading logs into memory; drain them so the child never blocks on a full pipe.
+            proc.stdout!.removeAllListeners('data');
+            proc.stdout!.resume();
+            resolve({
+              proc,
+              url: entry.url,
+              stop: () =>
+                new Promise((ok) => {
+                  proc.once('exit', () => {
+                    rmSync(dataDir, { recursive: true, force: true });
+                    ok();
+                  });
+                  proc.kill('SIGTERM');
+                }),
+            });
+          }
+        } catch {
+          // Partial or non-JSON line.
+        }
+      }
+    });
+    proc.once('exit', (code) => {
+      if (!ready) reject(new Error(`${entry} exited with ${code} before it was ready`));
+    });
+  });
+}
+
+export const median = (values: number[]) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+};

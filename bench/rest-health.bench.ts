@@ -1,0 +1,36 @@
+import { httpLoad } from './lib/http-load';
+import { median, startProcess } from './lib/processes';
+import { isQuick, report } from './lib/report';
+
+// GET /health through Portal's full middleware stack (headers, correlation id, logging, rate
+// limit, tRPC-to-REST) against bare express answering the same path, in the same run.
+const rounds = isQuick ? 1 : 3;
+const seconds = isQuick ? 3 : 8;
+
+const portal = await startProcess('src/main.ts', { LOG_LEVEL: 'warn', RATE_LIMIT_HEALTH: '100000000' });
+const bare = await startProcess('bench/baselines/bare-express.ts', {}, 'baseline listening');
+try {
+  // Warm-up: JIT and connection pools.
+  await httpLoad(`${portal.url}/health`, { seconds: 2 });
+  await httpLoad(`${bare.url}/health`, { seconds: 2 });
+  const portalRps: number[] = [];
+  const bareRps: number[] = [];
+  for (let i = 0; i < rounds; i++) {
+    const p = await httpLoad(`${portal.url}/health`, { seconds });
+    const b = await httpLoad(`${bare.url}/health`, { seconds });
+    if (p.non2xx || p.errors) throw new Error(`portal answered ${p.non2xx} non-2xx and ${p.errors} errors`);
+    portalRps.push(p.requestsPerSecond);
+    bareRps.push(b.requestsPerSecond);
+  }
+  report('rest.health', [
+    {
+      name: 'GET /health req/s (median)',
+      value: median(portalRps),
+      unit: 'req/s',
+      baseline: { name: 'bare express', value: median(bareRps) },
+    },
+  ]);
+} finally {
+  await portal.stop();
+  await bare.stop();
+}

@@ -1,0 +1,108 @@
+import { z } from 'zod';
+
+// The only module that reads process.env. Every limit in API.md is configuration with the
+// contract's default; the names of API.md §11 are binding, the rest are ours (README table).
+
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no', ''])
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+const int = (min: number, max: number) =>
+  z
+    .string()
+    .regex(/^\d+$/, `must be a whole number from ${min} to ${max}`)
+    .transform(Number)
+    .pipe(z.number().int().min(min, `must be at least ${min}`).max(max, `must be at most ${max}`));
+
+const optionalText = z
+  .string()
+  .optional()
+  .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()));
+
+const ZEnv = z.object({
+  PORT: int(0, 65535).default(8080),
+  HOST: z.string().min(1).default('127.0.0.1'),
+  DATA_DIR: z.string().min(1).default('./data'),
+  DATABASE_URL: optionalText.pipe(
+    z
+      .string()
+      .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL')
+      .optional(),
+  ),
+  REDIS_URL: optionalText.pipe(
+    z
+      .string()
+      .regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL')
+      .optional(),
+  ),
+  // Lets several Portal deployments (or test runs) share one Redis without sharing keys.
+  REDIS_KEY_PREFIX: z.string().min(1).max(64).default('portal:'),
+  PORTAL_SECRET_KEY: optionalText.pipe(z.string().min(32, 'must be at least 32 characters').optional()),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  TRUST_PROXY: optionalText,
+  TURN_URLS: optionalText,
+  TURN_SECRET: optionalText,
+  CHROMIUM_PATH: z.string().min(1).default('/usr/bin/chromium'),
+  MAX_BROWSERS: int(0, 1000).default(4),
+  RTMP_PLAIN_ENABLED: bool.default(false),
+  MEDIAMTX_URL: optionalText,
+  // Overrides the commit reported in X-Source-Hash (for builds without a .git folder).
+  SOURCE_HASH: optionalText,
+
+  // Realtime: uWebSockets.js listens on its own port; WebSocket upgrades arriving on PORT are
+  // bridged to it, and a reverse proxy may route /ws/ straight to it (docs/deploy.md).
+  WS_TRANSPORT: z.enum(['auto', 'uws', 'ws']).default('auto'),
+  WS_HOST: z.string().min(1).default('127.0.0.1'),
+  WS_PORT: int(0, 65535).default(0),
+  WS_MAX_PAYLOAD_BYTES: int(1024, 64 * 1024 * 1024).default(64 * 1024),
+  WS_MAX_BACKPRESSURE_BYTES: int(1024, 1024 * 1024 * 1024).default(1024 * 1024),
+  WS_MESSAGES_PER_SECOND: int(1, 100000).default(50),
+  WS_IDLE_TIMEOUT_SECONDS: int(8, 960).default(120),
+  WS_MAX_SOCKETS_PER_USER: int(1, 10000).default(10),
+
+  // Rate limit tiers of API.md §0, requests per minute.
+  RATE_LIMIT_LOGIN: int(1, 100_000_000).default(20),
+  RATE_LIMIT_AUTH: int(1, 100_000_000).default(120),
+  RATE_LIMIT_ADMIN: int(1, 100_000_000).default(60),
+  RATE_LIMIT_PUBLIC: int(1, 100_000_000).default(120),
+  RATE_LIMIT_BOT: int(1, 100_000_000).default(600),
+  RATE_LIMIT_HEALTH: int(1, 100_000_000).default(1200),
+
+  MAX_BODY_BYTES: int(1024, 64 * 1024 * 1024).default(1024 * 1024),
+  SHUTDOWN_TIMEOUT_MS: int(100, 600_000).default(10_000),
+});
+
+export type Env = z.infer<typeof ZEnv>;
+
+export class EnvError extends Error {
+  override name = 'EnvError';
+}
+
+/** Parses configuration; throws EnvError whose message is one line naming the variable. */
+export function loadEnv(source: Record<string, string | undefined> = process.env): Env {
+  const picked: Record<string, string> = {};
+  for (const key of Object.keys(ZEnv.shape)) {
+    const value = source[key];
+    // An empty variable means "use the default", as in most twelve-factor services.
+    if (value !== undefined && value !== '') picked[key] = value;
+  }
+  const parsed = ZEnv.safeParse(picked);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const name = String(issue.path[0] ?? 'configuration');
+    const got = picked[name];
+    const what = issue.code === 'invalid_value' ? `must be one of ${issue.values.join(', ')}` : issue.message;
+    const shown = name.includes('SECRET') || name.includes('URL') ? '***' : got;
+    throw new EnvError(
+      `Invalid configuration: ${name} ${what}${got === undefined ? '' : ` (got ${JSON.stringify(shown)})`}`,
+    );
+  }
+  return parsed.data;
+}
+
+/** Node environment flags that are not product configuration. */
+export const runtime = {
+  isTest: process.env.VITEST === 'true' || process.env.NODE_ENV === 'test',
+  testDatabaseUrl: process.env.TEST_DATABASE_URL || undefined,
+  testRedisUrl: process.env.TEST_REDIS_URL || undefined,
+};

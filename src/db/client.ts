@@ -1,0 +1,119 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { PGlite } from '@electric-sql/pglite';
+import { type SQL, sql } from 'drizzle-orm';
+import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
+import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
+import { drizzle as drizzlePostgres, type PostgresJsDatabase } from 'drizzle-orm/postgres-js';
+import { migrate as migratePostgres } from 'drizzle-orm/postgres-js/migrator';
+import postgres from 'postgres';
+import { acquireDataDirLock } from './data-dir-lock';
+import * as schema from './schema';
+
+export { schema };
+
+/**
+ * One drizzle type for both drivers. PGlite's database differs only in the result type of
+ * `execute()`, which nobody outside this file calls (use `Database.query`), so it is typed as
+ * the postgres.js one.
+ */
+export type Db = PostgresJsDatabase<typeof schema>;
+
+export type Database = {
+  readonly kind: 'pglite' | 'postgres';
+  readonly db: Db;
+  /** Raw SQL returning rows on either driver (postgres.js returns an array, PGlite `{ rows }`). */
+  query<T = Record<string, unknown>>(statement: SQL): Promise<T[]>;
+  /** Applies pending migrations; safe when several nodes start at once on one PostgreSQL. */
+  migrate(): Promise<void>;
+  /** Throws when the database does not answer (readiness probe). */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+};
+
+const migrationsFolder = fileURLToPath(new URL('./migrations', import.meta.url));
+
+// Any constant works: it only has to be the same on every node of one cluster.
+const MIGRATION_LOCK_ID = 7_231_001;
+
+export type OpenDatabaseOptions =
+  | { url: string; maxConnections?: number }
+  | { dataDir: string }
+  /** Throw-away in-memory PGlite (tests). */
+  | { memory: true };
+
+export async function openDatabase(opts: OpenDatabaseOptions): Promise<Database> {
+  if ('url' in opts) return openPostgres(opts.url, opts.maxConnections ?? 10);
+  if ('memory' in opts) return openPglite(new PGlite(), async () => {});
+  mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
+  // PGlite admits one process per data dir; a second one would corrupt it, so refuse clearly.
+  const release = acquireDataDirLock(opts.dataDir);
+  try {
+    const client = await PGlite.create(join(opts.dataDir, 'pgdata'));
+    return openPglite(client, async () => release());
+  } catch (err) {
+    release();
+    throw err;
+  }
+}
+
+function openPglite(client: PGlite, onClose: () => Promise<void>): Database {
+  const db = drizzlePglite(client, { schema }) as unknown as Db;
+  let closed = false;
+  return {
+    kind: 'pglite',
+    db,
+    async query<T>(statement: SQL) {
+      const res = await (db as unknown as { execute(s: SQL): Promise<{ rows: T[] }> }).execute(statement);
+      return res.rows;
+    },
+    async migrate() {
+      await migratePglite(db as never, { migrationsFolder });
+    },
+    async ping() {
+      await client.query('select 1');
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      await client.close();
+      await onClose();
+    },
+  };
+}
+
+function openPostgres(url: string, max: number): Database {
+  const client = postgres(url, {
+    max,
+    onnotice: () => {},
+    connect_timeout: 10,
+    idle_timeout: 60,
+  });
+  const db = drizzlePostgres(client, { schema });
+  return {
+    kind: 'postgres',
+    db,
+    async query<T>(statement: SQL) {
+      return (await db.execute(statement)) as unknown as T[];
+    },
+    async migrate() {
+      // A reserved connection holds a session advisory lock while the pool migrates, so nodes
+      // starting together wait for the first one instead of racing on the same DDL.
+      const lock = await client.reserve();
+      try {
+        await lock`select pg_advisory_lock(${MIGRATION_LOCK_ID})`;
+        await migratePostgres(db, { migrationsFolder });
+      } finally {
+        await lock`select pg_advisory_unlock(${MIGRATION_LOCK_ID})`.catch(() => {});
+        lock.release();
+      }
+    },
+    async ping() {
+      await db.execute(sql`select 1`);
+    },
+    async close() {
+      await client.end({ timeout: 5 });
+    },
+  };
+}

@@ -1,0 +1,2 @@
+// Every table group of the drizzle schema; drizzle-kit reads this file to generate migrations.
+export * from './settings';

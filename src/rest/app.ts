@@ -1,0 +1,83 @@
+import type { AnyRouter } from '@trpc/server';
+import { createExpressMiddleware } from '@trpc/server/adapters/express';
+import express, { type Express } from 'express';
+import { createOpenApiExpressMiddleware } from 'trpc-to-openapi';
+import { compileTrustProxy, normalizeIp } from '../core/client-ip';
+import type { AppDeps } from '../deps';
+import { type AuthState, createExpressContext } from '../routers/context';
+import { buildRouteTable } from '../routers/route-table';
+import { docsRouter } from './docs';
+import { correlation } from './middleware/correlation';
+import { contractErrorBodies, expressErrorHandler, rememberError } from './middleware/error-body';
+import { rateLimit } from './middleware/rate-limit';
+import { securityHeaders } from './middleware/security-headers';
+import { buildOpenApiDocument } from './openapi-document';
+
+export type RestAppOptions = {
+  deps: AppDeps;
+  router: AnyRouter;
+  /** Set while draining: responses ask clients to close keep-alive connections. */
+  isDraining?: () => boolean;
+};
+
+/**
+ * The express application: contract headers and correlation id first, then authentication and
+ * rate limits, then /trpc, the docs, non-RPC handlers, and last the REST paths of the routers.
+ */
+export function createRestApp({ deps, router, isDraining = () => false }: RestAppOptions): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.disable('etag');
+  app.set('trust proxy', compileTrustProxy(deps.env.TRUST_PROXY));
+  const createContext = createExpressContext(deps);
+  const routes = buildRouteTable(router);
+
+  app.use(securityHeaders(deps.build.sourceHash));
+  app.use(correlation(deps.log));
+  app.use((req, res, next) => {
+    if (isDraining()) res.setHeader('Connection', 'close');
+    const ip = normalizeIp(req.ip ?? req.socket.remoteAddress ?? 'unknown');
+    // Credentials are validated by the identity layer; until then every caller is anonymous.
+    const auth: AuthState = { actor: null, rateSubject: `ip:${ip}` };
+    res.locals.auth = auth;
+    next();
+  });
+  app.use(rateLimit(deps.rateLimiter, routes, deps.log));
+
+  app.use(
+    '/trpc',
+    createExpressMiddleware({
+      router,
+      createContext,
+      maxBodySize: deps.env.MAX_BODY_BYTES,
+      onError: ({ error, ctx }) => {
+        if (error.code === 'INTERNAL_SERVER_ERROR') {
+          deps.log.error(
+            { err: error.cause ?? error, correlation_id: ctx?.correlationId },
+            'unhandled error',
+          );
+        }
+      },
+    }),
+  );
+
+  app.use(docsRouter(buildOpenApiDocument(router, deps.build.version)));
+
+  // Everything below answers in the contract's error shape.
+  app.use(contractErrorBodies);
+  app.use(express.json({ limit: deps.env.MAX_BODY_BYTES, type: ['application/json', 'application/*+json'] }));
+  app.use(
+    createOpenApiExpressMiddleware({
+      router,
+      createContext,
+      maxBodySize: deps.env.MAX_BODY_BYTES,
+      onError: ({ error, req }) => {
+        const res = (req as unknown as { res: express.Response }).res;
+        rememberError(res, error);
+      },
+      responseMeta: undefined,
+    } as Parameters<typeof createOpenApiExpressMiddleware>[0]),
+  );
+  app.use(expressErrorHandler);
+  return app;
+}

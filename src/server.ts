@@ -1,0 +1,145 @@
+import { mkdirSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { resolve } from 'node:path';
+import type { AnyRouter } from '@trpc/server';
+import { createBus } from './core/bus';
+import type { Env } from './core/env';
+import { createLogger, type Logger } from './core/log';
+import { createRateLimiter } from './core/rate-limit';
+import { loadSecretKey } from './core/secret-key';
+import { readPackageVersion, readSourceHash } from './core/source-hash';
+import { openDatabase } from './db/client';
+import type { AppDeps } from './deps';
+import { CloseCode } from './realtime/protocol';
+import { createTransport } from './realtime/transport';
+import type { RealtimeTransport } from './realtime/types';
+import { createRestApp } from './rest/app';
+import { appRouter } from './routers/_app';
+
+export type RunningServer = {
+  url: string;
+  port: number;
+  /** The realtime transport's direct port (null on the ws fallback, which shares PORT). */
+  wsPort: number | null;
+  deps: AppDeps;
+  transport: RealtimeTransport;
+  http: Server;
+  /** Graceful drain of API.md §11: stop accepting, finish in-flight work, close sockets with 1001. */
+  stop(): Promise<void>;
+};
+
+export type StartOptions = {
+  log?: Logger;
+  /** Tests mount extra fixture procedures; production always serves appRouter. */
+  router?: AnyRouter;
+};
+
+/** The composition root: configuration in, a listening server out. */
+export async function startServer(env: Env, opts: StartOptions = {}): Promise<RunningServer> {
+  const log = opts.log ?? createLogger(env.LOG_LEVEL);
+  const dataDir = resolve(env.DATA_DIR);
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+
+  const secret = loadSecretKey(env.PORTAL_SECRET_KEY, dataDir);
+  if (secret.source === 'generated')
+    log.info({ data_dir: dataDir }, 'generated PORTAL_SECRET_KEY into DATA_DIR');
+  if (env.REDIS_URL && !env.PORTAL_SECRET_KEY) {
+    log.warn('cluster mode without PORTAL_SECRET_KEY: every node must share one key, set it explicitly');
+  }
+
+  const database = await openDatabase(env.DATABASE_URL ? { url: env.DATABASE_URL } : { dataDir });
+  const cleanups: Array<() => Promise<unknown>> = [() => database.close()];
+  try {
+    await database.migrate();
+    log.info({ database: database.kind }, 'database ready');
+    const bus = await createBus({ redisUrl: env.REDIS_URL, keyPrefix: env.REDIS_KEY_PREFIX, log });
+    cleanups.unshift(() => bus.close());
+    const deps: AppDeps = {
+      env,
+      log,
+      database,
+      bus,
+      rateLimiter: createRateLimiter({
+        store: bus.counters,
+        limits: {
+          LOGIN: env.RATE_LIMIT_LOGIN,
+          AUTH: env.RATE_LIMIT_AUTH,
+          ADMIN: env.RATE_LIMIT_ADMIN,
+          PUBLIC: env.RATE_LIMIT_PUBLIC,
+          BOT: env.RATE_LIMIT_BOT,
+          HEALTH: env.RATE_LIMIT_HEALTH,
+        },
+      }),
+      secretKey: secret.key,
+      build: {
+        sourceHash: readSourceHash(env.SOURCE_HASH),
+        version: readPackageVersion(),
+        startedAt: new Date(),
+      },
+    };
+
+    let draining = false;
+    const app = createRestApp({ deps, router: opts.router ?? appRouter, isDraining: () => draining });
+    const http = createServer(app);
+    // Slow-loris guards; keep-alive longer than common proxies' idle timeouts.
+    http.headersTimeout = 20_000;
+    http.requestTimeout = 60_000;
+    http.keepAliveTimeout = 65_000;
+
+    const transport = createTransport(env.WS_TRANSPORT, {
+      host: env.WS_HOST,
+      port: env.WS_PORT,
+      maxPayloadBytes: env.WS_MAX_PAYLOAD_BYTES,
+      maxBackpressureBytes: env.WS_MAX_BACKPRESSURE_BYTES,
+      messagesPerSecond: env.WS_MESSAGES_PER_SECOND,
+      idleTimeoutSeconds: env.WS_IDLE_TIMEOUT_SECONDS,
+      maxSocketsPerKey: env.WS_MAX_SOCKETS_PER_USER,
+      trustProxy: env.TRUST_PROXY,
+      log,
+    });
+    transport.attach(http);
+    const wsPort = await transport.listen();
+
+    await new Promise<void>((ok, fail) => {
+      http.once('error', fail);
+      http.listen(env.PORT, env.HOST, () => {
+        http.off('error', fail);
+        ok();
+      });
+    });
+    const port = (http.address() as AddressInfo).port;
+    const host = env.HOST.includes(':') ? `[${env.HOST}]` : env.HOST;
+    const url = `http://${host === '0.0.0.0' || host === '[::]' ? '127.0.0.1' : host}:${port}`;
+    log.info(
+      { url, ws_transport: transport.kind, ws_port: wsPort, commit: deps.build.sourceHash },
+      'portal listening',
+    );
+
+    let stopping: Promise<void> | undefined;
+    const stop = () => {
+      stopping ??= (async () => {
+        draining = true;
+        log.info('draining: no new connections, finishing in-flight requests');
+        const closed = new Promise<void>((ok) => http.close(() => ok()));
+        http.closeIdleConnections();
+        await transport.closeAll(CloseCode.GOING_AWAY, 'Server shutting down');
+        const timer = setTimeout(() => {
+          log.warn({ timeout_ms: env.SHUTDOWN_TIMEOUT_MS }, 'drain timed out; closing remaining connections');
+          http.closeAllConnections();
+        }, env.SHUTDOWN_TIMEOUT_MS);
+        await closed;
+        clearTimeout(timer);
+        for (const cleanup of cleanups) await cleanup().catch((err) => log.error({ err }, 'cleanup failed'));
+        log.info('stopped');
+        log.flush();
+      })();
+      return stopping;
+    };
+
+    return { url, port, wsPort, deps, transport, http, stop };
+  } catch (err) {
+    for (const cleanup of cleanups) await cleanup().catch(() => {});
+    throw err;
+  }
+}

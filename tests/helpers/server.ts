@@ -1,0 +1,29 @@
+import type { AnyRouter } from '@trpc/server';
+import { createLogger, type Logger } from '../../src/core/log';
+import { type RunningServer, startServer } from '../../src/server';
+import { createTestDatabaseUrl } from './database';
+import { makeTempDir, removeDir, testEnv } from './env';
+
+export type TestServer = RunningServer & { dataDir: string; close(): Promise<void> };
+
+/** An in-process server on real sockets: a fresh DATA_DIR, and a fresh database on PostgreSQL runs. */
+export async function startTestServer(
+  opts: { env?: Record<string, string | undefined>; router?: AnyRouter; log?: Logger } = {},
+): Promise<TestServer> {
+  const dataDir = makeTempDir();
+  const db = await createTestDatabaseUrl();
+  const env = testEnv({ DATA_DIR: dataDir, DATABASE_URL: db.url, ...opts.env });
+  const server = await startServer(env, {
+    log: opts.log ?? createLogger('silent'),
+    ...(opts.router && { router: opts.router }),
+  });
+  return {
+    ...server,
+    dataDir,
+    async close() {
+      await server.stop();
+      await db.drop();
+      removeDir(dataDir);
+    },
+  };
+}

@@ -1,0 +1,14 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['tests/**/*.test.ts'],
+    environment: 'node',
+    pool: 'forks',
+    testTimeout: 30_000,
+    hookTimeout: 60_000,
+    // Servers spawned by e2e tests and PGlite instances are heavy; two cores on CI machines.
+    maxWorkers: 2,
+    env: { LOG_LEVEL: 'silent' },
+  },
+});
