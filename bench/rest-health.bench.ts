@@ -3,11 +3,12 @@ import { median, startProcess } from './lib/processes';
 import { isQuick, report } from './lib/report';
 
 // GET /health through Portal's full middleware stack (headers, correlation id, logging, rate
-// limit, tRPC-to-REST) against bare express answering the same path, in the same run.
+// limit, tRPC-to-REST), with the default info-level request log, against bare express answering
+// the same path, in the same run.
 const rounds = isQuick ? 1 : 3;
 const seconds = isQuick ? 3 : 8;
 
-const portal = await startProcess('src/main.ts', { LOG_LEVEL: 'warn', RATE_LIMIT_HEALTH: '100000000' });
+const portal = await startProcess('src/main.ts', { RATE_LIMIT_HEALTH: '100000000' });
 const bare = await startProcess('bench/baselines/bare-express.ts', {}, 'baseline listening');
 try {
   // Warm-up: JIT and connection pools.
