@@ -1,4 +1,5 @@
 import type { Bus } from './core/bus/types';
+import type { SecretBox } from './core/crypto';
 import type { Env } from './core/env';
 import type { Logger } from './core/log';
 import type { RateLimiter } from './core/rate-limit';
@@ -13,5 +14,7 @@ export type AppDeps = {
   rateLimiter: RateLimiter;
   /** Key material for encryption at rest and token signing (32 bytes). */
   secretKey: Buffer;
+  /** AES-256-GCM for secrets at rest (TOTP secrets, pending login codes, credentials). */
+  secretBox: SecretBox;
   build: { sourceHash: string; version: string; startedAt: Date };
 };

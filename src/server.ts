@@ -5,6 +5,7 @@ import { resolve } from 'node:path';
 import type { AnyRouter } from '@trpc/server';
 import { createBus } from './core/bus';
 import type { Env } from './core/env';
+import { createSecretBox } from './core/crypto';
 import { createLogger, type Logger } from './core/log';
 import { createRateLimiter } from './core/rate-limit';
 import { loadSecretKey } from './core/secret-key';
@@ -72,6 +73,7 @@ export async function startServer(env: Env, opts: StartOptions = {}): Promise<Ru
         },
       }),
       secretKey: secret.key,
+      secretBox: createSecretBox(secret.key),
       build: {
         sourceHash: readSourceHash(env.SOURCE_HASH),
         version: readPackageVersion(),

@@ -2,12 +2,13 @@ import type { AnyRouter } from '@trpc/server';
 import { createExpressMiddleware } from '@trpc/server/adapters/express';
 import express, { type Express } from 'express';
 import { createOpenApiExpressMiddleware } from 'trpc-to-openapi';
-import { compileTrustProxy, normalizeIp } from '../core/client-ip';
+import { compileTrustProxy } from '../core/client-ip';
 import type { AppDeps } from '../deps';
-import { type AuthState, createExpressContext } from '../routers/context';
+import { createExpressContext } from '../routers/context';
 import { buildRouteTable } from '../routers/route-table';
 import { docsRouter } from './docs';
 import { correlation } from './middleware/correlation';
+import { authenticate, rejectFailedAuth } from './middleware/authenticate';
 import { contractErrorBodies, expressErrorHandler, rememberError } from './middleware/error-body';
 import { rateLimit } from './middleware/rate-limit';
 import { securityHeaders } from './middleware/security-headers';
@@ -34,15 +35,13 @@ export function createRestApp({ deps, router, isDraining = () => false }: RestAp
 
   app.use(securityHeaders(deps.build.sourceHash));
   app.use(correlation(deps.log));
-  app.use((req, res, next) => {
+  app.use((_req, res, next) => {
     if (isDraining()) res.setHeader('Connection', 'close');
-    const ip = normalizeIp(req.ip ?? req.socket.remoteAddress ?? 'unknown');
-    // Credentials are validated by the identity layer; until then every caller is anonymous.
-    const auth: AuthState = { actor: null, rateSubject: `ip:${ip}` };
-    res.locals.auth = auth;
     next();
   });
+  app.use(authenticate(deps));
   app.use(rateLimit(deps.rateLimiter, routes, deps.log));
+  app.use(rejectFailedAuth);
 
   app.use(
     '/trpc',

@@ -1,28 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import type { CreateExpressContextOptions } from '@trpc/server/adapters/express';
 import type { AppDeps } from '../deps';
+import type { Actor, AuthState } from '../services/auth/actor';
+import { SESSION_COOKIE } from '../services/auth/sessions';
+
+export type { Actor, AuthState };
 
 /** How the caller reached the router; rate limits and cookies only apply to `http`. */
 export type Transport = 'http' | 'ws' | 'cli';
-
-/** Permission levels of seed 003. */
-export const LEVEL = { USER: 0, ADMIN: 2, OWNER: 3 } as const;
-
-/** The authenticated principal; `system` is the admin CLI's built-in owner. */
-export type Actor =
-  | { kind: 'user'; userId: number; level: number }
-  | { kind: 'bot'; botId: number; level: typeof LEVEL.USER }
-  | { kind: 'system'; level: typeof LEVEL.OWNER };
-
-/**
- * Who is calling. The identity layer fills `actor` from a validated credential; without one the
- * request is anonymous and limited per client IP.
- */
-export type AuthState = {
-  actor: Actor | null;
-  /** Rate-limit subject: `ip:<addr>`, or `key:<hash>` once an API key authenticated. */
-  rateSubject: string;
-};
 
 export type ContextInput = {
   deps: AppDeps;
@@ -33,7 +18,13 @@ export type ContextInput = {
   auth?: AuthState;
   /** Lets procedures add response headers (HTTP only). */
   setHeader?: (name: string, value: string) => void;
+  /** The session cookie (HTTP only); other transports ignore it. */
+  sessionCookie?: SessionCookie;
 };
+
+export type SessionCookie = { set(token: string, expiresAt: Date): void; clear(): void };
+
+const noCookie: SessionCookie = { set: () => {}, clear: () => {} };
 
 export type Context = ReturnType<typeof createContextInner>;
 
@@ -50,6 +41,8 @@ export function createContextInner(input: ContextInput) {
     headers: input.headers ?? {},
     auth: input.auth ?? { actor: null, rateSubject: `ip:${input.ip}` },
     setHeader: input.setHeader ?? (() => {}),
+    sessionCookie: input.sessionCookie ?? noCookie,
+    userAgent: headerText(input.headers?.['user-agent']),
   };
 }
 
@@ -67,4 +60,14 @@ export const createExpressContext =
       setHeader: (name, value) => {
         if (!res.headersSent) res.setHeader(name, value);
       },
+      sessionCookie: {
+        // HttpOnly, SameSite=Lax, Secure when the request arrived over TLS (API.md §1).
+        set: (token, expiresAt) =>
+          res.cookie(SESSION_COOKIE, token, { httpOnly: true, sameSite: 'lax', secure: req.secure, path: '/', expires: expiresAt }),
+        clear: () => res.clearCookie(SESSION_COOKIE, { httpOnly: true, sameSite: 'lax', secure: req.secure, path: '/' }),
+      },
     });
+
+function headerText(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}

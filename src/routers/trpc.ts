@@ -2,11 +2,15 @@ import { initTRPC } from '@trpc/server';
 import type { OpenApiMeta } from 'trpc-to-openapi';
 import { AppError, describeError } from '../core/errors';
 import type { RateTier } from '../core/rate-limit';
+import { keyAllows } from '../services/auth/api-keys';
+import { LEVEL, STATE } from '../services/users/policy';
 import type { Context } from './context';
 
 export type Meta = OpenApiMeta & {
   /** Rate-limit tier of API.md §0; base procedures set a default, a procedure may override it. */
   rateTier?: RateTier;
+  /** Logout and managing one's own sessions stay allowed during a timeout (seed 003). */
+  allowWhileRestricted?: boolean;
 };
 
 // The only initTRPC of the project (DESIGN.md rule 1).
@@ -31,26 +35,48 @@ export const mergeRouters = t.mergeRouters;
 export const createCallerFactory = t.createCallerFactory;
 export const middleware = t.middleware;
 
-export const publicProcedure = t.procedure.meta({ rateTier: 'PUBLIC' });
+/**
+ * Rules for every procedure whatever its base: an API key reaches only the router groups in its
+ * scopes (`group` or `group:read` for queries), and a timed-out user may not change anything.
+ */
+const restrictions = t.middleware(({ ctx, meta, path, type, next }) => {
+  const actor = ctx.auth.actor;
+  if (actor?.kind === 'user') {
+    const isMutation = type === 'mutation';
+    const group = path.split('.')[0] ?? '';
+    if (actor.keyScopes !== null && !keyAllows(actor.keyScopes, group, isMutation)) throw new AppError('FORBIDDEN');
+    if (actor.state === STATE.TIMEOUT && isMutation && !meta?.allowWhileRestricted) {
+      throw new AppError('FORBIDDEN', 'Your account is temporarily restricted', {
+        ...(actor.stateReason && { reason: actor.stateReason }),
+        ...(actor.stateExpiresAt && { expires_at: actor.stateExpiresAt.toISOString() }),
+      });
+    }
+  }
+  return next();
+});
 
-/** A signed-in user (session cookie, Bearer token or API key). */
-export const authedProcedure = t.procedure.meta({ rateTier: 'AUTH' }).use(({ ctx, next }) => {
+const base = t.procedure.use(restrictions);
+
+export const publicProcedure = base.meta({ rateTier: 'PUBLIC' });
+
+/** A signed-in user (session cookie, Bearer token, JWT or API key). */
+export const authedProcedure = base.meta({ rateTier: 'AUTH' }).use(({ ctx, next }) => {
   const actor = ctx.auth.actor;
   if (actor?.kind !== 'user') throw new AppError('UNAUTHORIZED');
   return next({ ctx: { ...ctx, actor } });
 });
 
 /** A bot authenticated by X-API-Key. */
-export const botProcedure = t.procedure.meta({ rateTier: 'BOT' }).use(({ ctx, next }) => {
+export const botProcedure = base.meta({ rateTier: 'BOT' }).use(({ ctx, next }) => {
   const actor = ctx.auth.actor;
   if (actor?.kind !== 'bot') throw new AppError('UNAUTHORIZED');
   return next({ ctx: { ...ctx, actor } });
 });
 
 /** Admin (level 2) or Owner (level 3); the CLI calls in as the built-in system owner. */
-export const adminProcedure = t.procedure.meta({ rateTier: 'ADMIN' }).use(({ ctx, next }) => {
+export const adminProcedure = base.meta({ rateTier: 'ADMIN' }).use(({ ctx, next }) => {
   const actor = ctx.auth.actor;
   if (!actor) throw new AppError('UNAUTHORIZED');
-  if (actor.kind === 'bot' || actor.level < 2) throw new AppError('FORBIDDEN', 'Admin access required');
+  if (actor.kind === 'bot' || actor.level < LEVEL.ADMIN) throw new AppError('FORBIDDEN', 'Admin access required');
   return next({ ctx: { ...ctx, actor } });
 });

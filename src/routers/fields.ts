@@ -1,0 +1,23 @@
+import { z } from 'zod';
+
+// Field rules shared by several routers (API.md §0 "Names and text"); messages come out as
+// "username must be at least 3 characters", "username contains invalid characters", ...
+
+export const ZUsername = z
+  .string()
+  .trim()
+  .min(3)
+  .max(32)
+  .regex(/^[A-Za-z0-9_.-]+$/);
+
+export const ZPassword = z.string().min(8).max(1024);
+
+/** Display names of keys, bots, rooms, SSH keys. */
+export const ZDisplayName = z.string().trim().min(1).max(50);
+
+export const ZIsoDate = z.string().describe('ISO 8601 UTC');
+
+export const ZSuccess = z.object({ success: z.literal(true) });
+
+/** Path ids arrive as strings over REST. */
+export const ZId = z.coerce.number().int().positive();

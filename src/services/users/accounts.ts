@@ -1,0 +1,65 @@
+import { eq, sql } from 'drizzle-orm';
+import { hashPassword } from '../../core/crypto';
+import { AppError } from '../../core/errors';
+import type { Db } from '../../db/client';
+import { users } from '../../db/schema';
+import { LEVEL } from './policy';
+
+export type UserRow = typeof users.$inferSelect;
+
+const AVATAR_COLORS = ['#3b82f6', '#ef4444', '#10b981', '#f59e0b', '#8b5cf6', '#ec4899', '#14b8a6', '#f97316'];
+
+export async function findUserByUsername(db: Db, username: string): Promise<UserRow | null> {
+  const [row] = await db
+    .select()
+    .from(users)
+    .where(sql`lower(${users.username}) = lower(${username})`)
+    .limit(1);
+  return row ?? null;
+}
+
+export async function findUserById(db: Db, id: number): Promise<UserRow | null> {
+  const [row] = await db.select().from(users).where(eq(users.id, id)).limit(1);
+  return row ?? null;
+}
+
+export async function requireUser(db: Db, id: number): Promise<UserRow> {
+  const user = await findUserById(db, id);
+  if (!user) throw new AppError('NOT_FOUND', 'User not found');
+  return user;
+}
+
+/** Usernames are unique without regard to case; the unique index settles races. */
+export async function createUser(
+  db: Db,
+  opts: { username: string; password?: string | null; level?: number },
+): Promise<UserRow> {
+  if (await findUserByUsername(db, opts.username)) throw new AppError('CONFLICT', 'Username is already taken');
+  const passwordHash = opts.password ? await hashPassword(opts.password) : null;
+  try {
+    const [row] = await db
+      .insert(users)
+      .values({
+        username: opts.username,
+        passwordHash,
+        permissionLevel: opts.level ?? LEVEL.USER,
+        avatarColor: AVATAR_COLORS[Math.floor(Math.random() * AVATAR_COLORS.length)]!,
+        avatarInitials: opts.username.slice(0, 2).toUpperCase(),
+      })
+      .returning();
+    return row!;
+  } catch (err) {
+    if (isUniqueViolation(err)) throw new AppError('CONFLICT', 'Username is already taken');
+    throw err;
+  }
+}
+
+/** PostgreSQL unique_violation, as reported by postgres.js and PGlite (possibly wrapped by drizzle). */
+export function isUniqueViolation(err: unknown): boolean {
+  let cur: unknown = err;
+  for (let i = 0; cur && i < 4; i++) {
+    if ((cur as { code?: string }).code === '23505') return true;
+    cur = (cur as { cause?: unknown }).cause;
+  }
+  return false;
+}
