@@ -14,6 +14,22 @@ import { rateLimit } from './middleware/rate-limit';
 import { securityHeaders } from './middleware/security-headers';
 import { buildOpenApiDocument } from './openapi-document';
 
+const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
+/**
+ * A request with no body at all (POST /auth/logout, POST /api/keys/1/revoke) has no content type
+ * to check: treat it as an empty JSON object instead of answering 415.
+ */
+const emptyBodyIsJson: express.RequestHandler = (req, _res, next) => {
+  const length = req.headers['content-length'];
+  const noBody = (length === undefined || length === '0') && req.headers['transfer-encoding'] === undefined;
+  if (BODY_METHODS.has(req.method) && !req.headers['content-type'] && noBody) {
+    req.headers['content-type'] = 'application/json';
+    req.body = {};
+  }
+  next();
+};
+
 export type RestAppOptions = {
   deps: AppDeps;
   router: AnyRouter;
@@ -65,6 +81,7 @@ export function createRestApp({ deps, router, isDraining = () => false }: RestAp
   // Everything below answers in the contract's error shape.
   app.use(contractErrorBodies);
   app.use(express.json({ limit: deps.env.MAX_BODY_BYTES, type: ['application/json', 'application/*+json'] }));
+  app.use(emptyBodyIsJson);
   app.use(
     createOpenApiExpressMiddleware({
       router,

@@ -1,8 +1,18 @@
+import { authRouter } from './auth/router';
 import { healthRouter } from './health/router';
+import { keysRouter } from './keys/router';
+import { sessionsRouter } from './sessions/router';
+import { twoFactorRouter } from './two-factor/router';
 import { createCallerFactory, router } from './trpc';
+import { usersRouter } from './users/router';
 
 export const appRouter = router({
   health: healthRouter,
+  users: usersRouter,
+  auth: authRouter,
+  sessions: sessionsRouter,
+  keys: keysRouter,
+  twoFactor: twoFactorRouter,
 });
 
 /** What typed TS clients import: `createTRPCClient<AppRouter>`. */

@@ -21,7 +21,13 @@ export type UserActor = {
   keyScopes: string | null;
 };
 
-export type BotActor = { kind: 'bot'; botId: number; name: string; rateLimitPerHour: number; level: typeof LEVEL.USER };
+export type BotActor = {
+  kind: 'bot';
+  botId: number;
+  name: string;
+  rateLimitPerHour: number;
+  level: typeof LEVEL.USER;
+};
 
 /** The admin CLI's built-in owner. */
 export type SystemActor = { kind: 'system'; level: typeof LEVEL.OWNER; username: 'system' };
@@ -31,7 +37,9 @@ export type Actor = UserActor | BotActor | SystemActor;
 export const SYSTEM_ACTOR: SystemActor = { kind: 'system', level: LEVEL.OWNER, username: 'system' };
 
 export const auditActorOf = (actor: UserActor | SystemActor): AuditActor =>
-  actor.kind === 'system' ? { userId: null, label: 'system' } : { userId: actor.userId, label: actor.username };
+  actor.kind === 'system'
+    ? { userId: null, label: 'system' }
+    : { userId: actor.userId, label: actor.username };
 
 /**
  * Who is calling. Without a validated credential the request is anonymous and limited per client

@@ -27,7 +27,8 @@ export async function createApiKey(
   opts: { userId: number; name: string; scopes: string; expiresInDays: number | null },
 ) {
   const existing = await db.$count(apiKeys, eq(apiKeys.userId, opts.userId));
-  if (existing >= MAX_KEYS_PER_USER) throw new AppError('CONFLICT', `At most ${MAX_KEYS_PER_USER} API keys per user`);
+  if (existing >= MAX_KEYS_PER_USER)
+    throw new AppError('CONFLICT', `At most ${MAX_KEYS_PER_USER} API keys per user`);
   const key = `${API_KEY_PREFIX}${randomToken(30)}`;
   const [row] = await db
     .insert(apiKeys)
@@ -91,4 +92,17 @@ export function keyAllows(keyScopes: string, group: string, isMutation: boolean)
   if (grants.includes('*')) return true;
   if (grants.includes(group)) return true;
   return !isMutation && grants.includes(`${group}:read`);
+}
+
+const TOUCH_INTERVAL_MS = 5 * 60 * 1000;
+
+/** Records last use at most every few minutes, off the request path, so keys cost no write per call. */
+export function touchApiKey(db: Db, key: ApiKeyRow) {
+  if (key.lastUsedAt && Date.now() - key.lastUsedAt.getTime() < TOUCH_INTERVAL_MS) return;
+  db.update(apiKeys)
+    .set({ lastUsedAt: new Date() })
+    .where(eq(apiKeys.id, key.id))
+    .catch(() => {
+      // Best effort: a missed timestamp never fails the request.
+    });
 }

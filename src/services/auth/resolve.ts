@@ -5,8 +5,14 @@ import type { Db } from '../../db/client';
 import { bots } from '../../db/schema';
 import { effectiveState, STATE } from '../users/policy';
 import type { AuthState, AuthVia, UserActor } from './actor';
-import { API_KEY_PREFIX, findApiKey } from './api-keys';
-import { endUserSessions, findSessionByJwt, findSessionByToken, looksLikeJwt, type SessionUser } from './sessions';
+import { API_KEY_PREFIX, findApiKey, touchApiKey } from './api-keys';
+import {
+  endUserSessions,
+  findSessionByJwt,
+  findSessionByToken,
+  looksLikeJwt,
+  type SessionUser,
+} from './sessions';
 
 export type Credentials = {
   /** `Authorization: Bearer <session token | JWT | portal_ key>` or `?token=`. */
@@ -45,7 +51,11 @@ export function toUserActor(
 export async function refuseIfBanned(db: Db, user: SessionUser) {
   if (user.state !== STATE.BANNED) return;
   await endUserSessions(db, user.id);
-  throw new AppError('FORBIDDEN', 'Your account has been banned', user.stateReason ? { reason: user.stateReason } : {});
+  throw new AppError(
+    'FORBIDDEN',
+    'Your account has been banned',
+    user.stateReason ? { reason: user.stateReason } : {},
+  );
 }
 
 /**
@@ -56,7 +66,11 @@ export async function resolveCredentials(db: Db, secretKey: Buffer, creds: Crede
   const anonymous: AuthState = { actor: null, rateSubject: `ip:${creds.ip}` };
 
   if (creds.botKey) {
-    const [bot] = await db.select().from(bots).where(eq(bots.apiKeyHash, sha256Hex(creds.botKey))).limit(1);
+    const [bot] = await db
+      .select()
+      .from(bots)
+      .where(eq(bots.apiKeyHash, sha256Hex(creds.botKey)))
+      .limit(1);
     if (!bot) throw new AppError('UNAUTHORIZED', 'Invalid API key');
     return {
       actor: { kind: 'bot', botId: bot.id, name: bot.name, rateLimitPerHour: bot.rateLimitPerHour, level: 0 },
@@ -70,6 +84,7 @@ export async function resolveCredentials(db: Db, secretKey: Buffer, creds: Crede
       const found = await findApiKey(db, bearer);
       if (!found) throw new AppError('UNAUTHORIZED', 'Invalid or expired API key');
       await refuseIfBanned(db, found.user);
+      touchApiKey(db, found.key);
       return {
         actor: toUserActor(found.user, 'api_key', { keyScopes: found.key.scopes }),
         rateSubject: `key:${found.key.keyHash.slice(0, 32)}`,
@@ -81,14 +96,20 @@ export async function resolveCredentials(db: Db, secretKey: Buffer, creds: Crede
       : await findSessionByToken(db, bearer).then((r) => r && { ...r, via: 'session' as const });
     if (!found) throw new AppError('UNAUTHORIZED', 'Invalid or expired token');
     await refuseIfBanned(db, found.user);
-    return { actor: toUserActor(found.user, found.via, { sessionId: found.session.id }), rateSubject: anonymous.rateSubject };
+    return {
+      actor: toUserActor(found.user, found.via, { sessionId: found.session.id }),
+      rateSubject: anonymous.rateSubject,
+    };
   }
 
   if (creds.cookie) {
     const found = await findSessionByToken(db, creds.cookie);
     if (!found) return anonymous;
     await refuseIfBanned(db, found.user);
-    return { actor: toUserActor(found.user, 'session', { sessionId: found.session.id }), rateSubject: anonymous.rateSubject };
+    return {
+      actor: toUserActor(found.user, 'session', { sessionId: found.session.id }),
+      rateSubject: anonymous.rateSubject,
+    };
   }
   return anonymous;
 }

@@ -20,7 +20,12 @@ export type NewSession = { token: string; session: SessionRow; jwt: string };
 export async function createSession(
   db: Db,
   secretKey: Buffer,
-  opts: { user: Pick<SessionUser, 'id' | 'permissionLevel'>; method: string; ip?: string; userAgent?: string },
+  opts: {
+    user: Pick<SessionUser, 'id' | 'permissionLevel'>;
+    method: string;
+    ip?: string;
+    userAgent?: string;
+  },
 ): Promise<NewSession> {
   const token = randomToken(32);
   const [session] = await db

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { decodeBase32IgnorePadding, encodeBase32NoPadding } from '@oslojs/encoding';
 import { createTOTPKeyURI, generateHOTP } from '@oslojs/otp';
 import { and, eq, isNull } from 'drizzle-orm';
-import { randomToken, safeEqual, sha256Hex, type SecretBox } from '../../core/crypto';
+import { randomToken, type SecretBox, safeEqual, sha256Hex } from '../../core/crypto';
 import { AppError } from '../../core/errors';
 import type { Db } from '../../db/client';
 import { backupCodes, users } from '../../db/schema';
@@ -17,7 +17,11 @@ export const newTotpSecret = () => encodeBase32NoPadding(crypto.getRandomValues(
 
 /** The current code (tests and operators' tooling). */
 export const currentTotp = (secret: string, now = Date.now()) =>
-  generateHOTP(decodeBase32IgnorePadding(secret), BigInt(Math.floor(now / 1000 / TOTP_PERIOD_SECONDS)), TOTP_DIGITS);
+  generateHOTP(
+    decodeBase32IgnorePadding(secret),
+    BigInt(Math.floor(now / 1000 / TOTP_PERIOD_SECONDS)),
+    TOTP_DIGITS,
+  );
 
 export const provisioningUri = (username: string, secret: string) =>
   createTOTPKeyURI('Portal', username, decodeBase32IgnorePadding(secret), TOTP_PERIOD_SECONDS, TOTP_DIGITS);
@@ -39,7 +43,8 @@ export function matchTotpStep(secret: string, code: string, now = Date.now()): n
   return matched;
 }
 
-export const hashBackupCode = (code: string) => sha256Hex(`backup:${code.replace(/[\s-]/g, '').toLowerCase()}`);
+export const hashBackupCode = (code: string) =>
+  sha256Hex(`backup:${code.replace(/[\s-]/g, '').toLowerCase()}`);
 
 /** Ten single-use backup codes, returned once and stored only as hashes. */
 export async function replaceBackupCodes(db: Db, userId: number): Promise<string[]> {
@@ -56,13 +61,19 @@ export async function replaceBackupCodes(db: Db, userId: number): Promise<string
  * The second factor at sign-in (and for disabling 2FA): a current TOTP code that was not used
  * before, or an unused backup code, which is then spent.
  */
-export async function verifySecondFactor(db: Db, box: SecretBox, user: UserRow, code: string | undefined): Promise<void> {
+export async function verifySecondFactor(
+  db: Db,
+  box: SecretBox,
+  user: UserRow,
+  code: string | undefined,
+): Promise<void> {
   if (!user.totpEnabled || !user.totpSecret) return;
   if (!code) throw new AppError('UNAUTHORIZED', 'Two-factor code required', { totp_required: true });
   const step = matchTotpStep(box.decrypt(user.totpSecret), code.trim());
   if (step !== null) {
     // One code works once: a replay inside its 90-second window is refused.
-    if (user.totpLastStep !== null && step <= user.totpLastStep) throw new AppError('UNAUTHORIZED', 'Invalid two-factor code');
+    if (user.totpLastStep !== null && step <= user.totpLastStep)
+      throw new AppError('UNAUTHORIZED', 'Invalid two-factor code');
     await db.update(users).set({ totpLastStep: step }).where(eq(users.id, user.id));
     return;
   }
@@ -70,7 +81,11 @@ export async function verifySecondFactor(db: Db, box: SecretBox, user: UserRow, 
     .update(backupCodes)
     .set({ usedAt: new Date() })
     .where(
-      and(eq(backupCodes.userId, user.id), eq(backupCodes.codeHash, hashBackupCode(code)), isNull(backupCodes.usedAt)),
+      and(
+        eq(backupCodes.userId, user.id),
+        eq(backupCodes.codeHash, hashBackupCode(code)),
+        isNull(backupCodes.usedAt),
+      ),
     )
     .returning({ id: backupCodes.id });
   if (!spent) throw new AppError('UNAUTHORIZED', 'Invalid two-factor code');

@@ -1,0 +1,55 @@
+import { randomBytes } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { loadSecretKey } from '../src/core/secret-key';
+import { inviteCodeFor } from '../src/services/auth/invite-code';
+import { httpLoad } from './lib/http-load';
+import { median, startProcess } from './lib/processes';
+import { isQuick, report } from './lib/report';
+
+// Authenticated GET /users/me (session lookup + profile read on every request) against GET /health
+// on the same server in the same run: the ratio is the cost of authentication plus one profile read.
+const rounds = isQuick ? 1 : 3;
+const seconds = isQuick ? 3 : 8;
+const secretText = randomBytes(32).toString('hex');
+
+const portal = await startProcess('src/main.ts', {
+  PORTAL_SECRET_KEY: secretText,
+  RATE_LIMIT_HEALTH: '100000000',
+  RATE_LIMIT_AUTH: '100000000',
+});
+try {
+  const invite = inviteCodeFor(loadSecretKey(secretText, tmpdir()).key);
+  const post = (path: string, body: object) =>
+    fetch(`${portal.url}${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    }).then(async (r) => {
+      if (!r.ok) throw new Error(`${path}: ${r.status} ${await r.text()}`);
+      return r.json() as Promise<Record<string, unknown>>;
+    });
+  await post('/api/register', { username: 'bench_user', password: 'bench password', invite_code: invite });
+  const { token } = await post('/api/token', { username: 'bench_user', password: 'bench password' });
+  const headers = { authorization: `Bearer ${String(token)}` };
+
+  await httpLoad(`${portal.url}/users/me`, { seconds: 2, headers });
+  await httpLoad(`${portal.url}/health`, { seconds: 2 });
+  const me: number[] = [];
+  const health: number[] = [];
+  for (let i = 0; i < rounds; i++) {
+    const m = await httpLoad(`${portal.url}/users/me`, { seconds, headers });
+    if (m.non2xx || m.errors) throw new Error(`/users/me answered ${m.non2xx} non-2xx and ${m.errors} errors`);
+    me.push(m.requestsPerSecond);
+    health.push((await httpLoad(`${portal.url}/health`, { seconds })).requestsPerSecond);
+  }
+  report('rest.users-me', [
+    {
+      name: 'GET /users/me (Bearer JWT) req/s (median)',
+      value: median(me),
+      unit: 'req/s',
+      baseline: { name: 'GET /health, same server', value: median(health) },
+    },
+  ]);
+} finally {
+  await portal.stop();
+}

@@ -1,0 +1,56 @@
+import { desc } from 'drizzle-orm';
+import type { Db } from '../../db/client';
+import { announcements } from '../../db/schema';
+import { announcementView, createAnnouncement, deleteAnnouncement } from '../announcements/announcements';
+import { writeAudit } from '../audit/audit';
+import { auditActorOf } from '../auth/actor';
+import { type AdminActor, inTransaction } from './hierarchy';
+
+// Announcements shown by GET /announcements; admins create and delete them (API.md §10).
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+export function adminCreateAnnouncement(opts: {
+  db: Db;
+  actor: AdminActor;
+  title: string;
+  message: string;
+  expiresInDays?: number | undefined;
+}) {
+  const expiresAt = opts.expiresInDays === undefined ? null : new Date(Date.now() + opts.expiresInDays * DAY_MS);
+  return inTransaction(opts.db, async (tx) => {
+    const row = await createAnnouncement(tx, {
+      title: opts.title,
+      message: opts.message,
+      createdBy: opts.actor.kind === 'user' ? opts.actor.userId : null,
+      expiresAt,
+    });
+    await writeAudit(tx, {
+      actor: auditActorOf(opts.actor),
+      action: 'announcement.create',
+      targetType: 'announcement',
+      targetId: row.id,
+      details: { title: row.title, expires_at: expiresAt?.toISOString() ?? null },
+    });
+    return announcementView(row);
+  });
+}
+
+export function adminDeleteAnnouncement(opts: { db: Db; actor: AdminActor; id: number }) {
+  return inTransaction(opts.db, async (tx) => {
+    await deleteAnnouncement(tx, opts.id);
+    await writeAudit(tx, {
+      actor: auditActorOf(opts.actor),
+      action: 'announcement.delete',
+      targetType: 'announcement',
+      targetId: opts.id,
+    });
+    return { id: opts.id, deleted: true as const };
+  });
+}
+
+/** Every announcement, expired ones included (so they can be found and deleted), newest first. */
+export async function listAllAnnouncements(db: Db, now = new Date()) {
+  const rows = await db.select().from(announcements).orderBy(desc(announcements.id)).limit(200);
+  return rows.map((row) => ({ ...announcementView(row), active: row.expiresAt === null || row.expiresAt > now }));
+}
