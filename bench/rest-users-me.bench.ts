@@ -38,7 +38,8 @@ try {
   const health: number[] = [];
   for (let i = 0; i < rounds; i++) {
     const m = await httpLoad(`${portal.url}/users/me`, { seconds, headers });
-    if (m.non2xx || m.errors) throw new Error(`/users/me answered ${m.non2xx} non-2xx and ${m.errors} errors`);
+    if (m.non2xx || m.errors)
+      throw new Error(`/users/me answered ${m.non2xx} non-2xx and ${m.errors} errors`);
     me.push(m.requestsPerSecond);
     health.push((await httpLoad(`${portal.url}/health`, { seconds })).requestsPerSecond);
   }

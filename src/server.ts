@@ -3,9 +3,10 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
 import type { AnyRouter } from '@trpc/server';
+import { startAdminChannel } from './cli/admin-channel';
 import { createBus } from './core/bus';
-import type { Env } from './core/env';
 import { createSecretBox } from './core/crypto';
+import type { Env } from './core/env';
 import { createLogger, type Logger } from './core/log';
 import { createRateLimiter } from './core/rate-limit';
 import { loadSecretKey } from './core/secret-key';
@@ -17,6 +18,7 @@ import { createTransport } from './realtime/transport';
 import type { RealtimeTransport } from './realtime/types';
 import { createRestApp } from './rest/app';
 import { appRouter } from './routers/_app';
+import { startSubscriptionExpiry } from './services/admin/subscriptions';
 
 export type RunningServer = {
   url: string;
@@ -80,6 +82,14 @@ export async function startServer(env: Env, opts: StartOptions = {}): Promise<Ru
         startedAt: new Date(),
       },
     };
+
+    const expiry = await startSubscriptionExpiry({ db: database.db, log });
+    cleanups.unshift(() => expiry.stop());
+    // The embedded database admits one process: the admin CLI reaches it through this socket.
+    if (database.kind === 'pglite') {
+      const channel = await startAdminChannel(deps);
+      cleanups.unshift(() => channel.close());
+    }
 
     let draining = false;
     const app = createRestApp({ deps, router: opts.router ?? appRouter, isDraining: () => draining });

@@ -9,7 +9,12 @@ import {
 } from 'node:crypto';
 import { promisify } from 'node:util';
 
-const scrypt = promisify(scryptCb) as (pw: string, salt: Buffer, len: number, opts: object) => Promise<Buffer>;
+const scrypt = promisify(scryptCb) as (
+  pw: string,
+  salt: Buffer,
+  len: number,
+  opts: object,
+) => Promise<Buffer>;
 
 export const sha256Hex = (text: string) => createHash('sha256').update(text).digest('hex');
 
@@ -41,7 +46,11 @@ export function randomDigits(length: number): string {
 }
 
 // AES-256-GCM at rest with a key id, so keys can rotate: "v1.<kid>.<iv>.<ciphertext+tag>".
-export type SecretBox = { keyId: string; encrypt(plaintext: string): string; decrypt(sealed: string): string };
+export type SecretBox = {
+  keyId: string;
+  encrypt(plaintext: string): string;
+  decrypt(sealed: string): string;
+};
 
 export function createSecretBox(key: Buffer, previous: Buffer[] = []): SecretBox {
   const idOf = (k: Buffer) => createHash('sha256').update(k).digest('hex').slice(0, 8);
@@ -62,7 +71,9 @@ export function createSecretBox(key: Buffer, previous: Buffer[] = []): SecretBox
       const body = Buffer.from(bodyText, 'base64url');
       const decipher = createDecipheriv('aes-256-gcm', k, Buffer.from(ivText, 'base64url'));
       decipher.setAuthTag(body.subarray(body.length - 16));
-      return Buffer.concat([decipher.update(body.subarray(0, body.length - 16)), decipher.final()]).toString('utf8');
+      return Buffer.concat([decipher.update(body.subarray(0, body.length - 16)), decipher.final()]).toString(
+        'utf8',
+      );
     },
   };
 }
@@ -82,12 +93,17 @@ export async function verifyPassword(password: string, stored: string | null): P
   if (parts.length !== 6 || parts[0] !== 'scrypt') return false;
   const [, n, r, p, saltText, hashText] = parts as [string, string, string, string, string, string];
   const expected = Buffer.from(hashText, 'base64url');
-  const actual = await scrypt(password.normalize('NFKC'), Buffer.from(saltText, 'base64url'), expected.length, {
-    N: Number(n),
-    r: Number(r),
-    p: Number(p),
-    maxmem: SCRYPT.maxmem,
-  });
+  const actual = await scrypt(
+    password.normalize('NFKC'),
+    Buffer.from(saltText, 'base64url'),
+    expected.length,
+    {
+      N: Number(n),
+      r: Number(r),
+      p: Number(p),
+      maxmem: SCRYPT.maxmem,
+    },
+  );
   return stored !== null && timingSafeEqual(actual, expected);
 }
 

@@ -68,6 +68,11 @@ const ZEnv = z.object({
   RATE_LIMIT_BOT: int(1, 100_000_000).default(600),
   RATE_LIMIT_HEALTH: int(1, 100_000_000).default(1200),
 
+  // One-time login codes (API.md §1, seed 001).
+  OTP_CODE_TTL_SECONDS: int(30, 3600).default(300),
+  OTP_MAX_PENDING_PER_IP: int(1, 1000).default(5),
+  OTP_MAX_ATTEMPTS: int(1, 100).default(5),
+
   MAX_BODY_BYTES: int(1024, 64 * 1024 * 1024).default(1024 * 1024),
   SHUTDOWN_TIMEOUT_MS: int(100, 600_000).default(10_000),
 });

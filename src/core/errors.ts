@@ -73,10 +73,13 @@ export function describeZodIssue(issue: z.core.$ZodIssue): string {
       : `${field} ${issue.message}`;
   }
   switch (issue.code) {
-    case 'invalid_type':
-      return issue.input === undefined || issue.input === null
-        ? `${field} is required`
-        : `${field} must be ${issue.expected === 'int' ? 'an integer' : `a ${issue.expected}`}`;
+    case 'invalid_type': {
+      // Finished zod 4 issues drop `input`; the default message still names what was received.
+      const missing =
+        'input' in issue ? issue.input === undefined : /received undefined$/.test(issue.message);
+      if (missing) return `${field} is required`;
+      return `${field} must be ${issue.expected === 'int' ? 'an integer' : /^[aeiou]/.test(issue.expected) ? `an ${issue.expected}` : `a ${issue.expected}`}`;
+    }
     case 'too_small': {
       const min = Number(issue.minimum);
       if (issue.origin === 'string') {

@@ -63,8 +63,15 @@ export const createExpressContext =
       sessionCookie: {
         // HttpOnly, SameSite=Lax, Secure when the request arrived over TLS (API.md §1).
         set: (token, expiresAt) =>
-          res.cookie(SESSION_COOKIE, token, { httpOnly: true, sameSite: 'lax', secure: req.secure, path: '/', expires: expiresAt }),
-        clear: () => res.clearCookie(SESSION_COOKIE, { httpOnly: true, sameSite: 'lax', secure: req.secure, path: '/' }),
+          res.cookie(SESSION_COOKIE, token, {
+            httpOnly: true,
+            sameSite: 'lax',
+            secure: req.secure,
+            path: '/',
+            expires: expiresAt,
+          }),
+        clear: () =>
+          res.clearCookie(SESSION_COOKIE, { httpOnly: true, sameSite: 'lax', secure: req.secure, path: '/' }),
       },
     });
 

@@ -22,6 +22,7 @@ const t = initTRPC
     isDev: false,
     errorFormatter({ shape, error, ctx }) {
       const { body } = describeError(error);
+      if (typeof body.retry_after === 'number') ctx?.setHeader('Retry-After', String(body.retry_after));
       return {
         ...shape,
         message: body.error,
@@ -44,7 +45,8 @@ const restrictions = t.middleware(({ ctx, meta, path, type, next }) => {
   if (actor?.kind === 'user') {
     const isMutation = type === 'mutation';
     const group = path.split('.')[0] ?? '';
-    if (actor.keyScopes !== null && !keyAllows(actor.keyScopes, group, isMutation)) throw new AppError('FORBIDDEN');
+    if (actor.keyScopes !== null && !keyAllows(actor.keyScopes, group, isMutation))
+      throw new AppError('FORBIDDEN');
     if (actor.state === STATE.TIMEOUT && isMutation && !meta?.allowWhileRestricted) {
       throw new AppError('FORBIDDEN', 'Your account is temporarily restricted', {
         ...(actor.stateReason && { reason: actor.stateReason }),
@@ -77,6 +79,7 @@ export const botProcedure = base.meta({ rateTier: 'BOT' }).use(({ ctx, next }) =
 export const adminProcedure = base.meta({ rateTier: 'ADMIN' }).use(({ ctx, next }) => {
   const actor = ctx.auth.actor;
   if (!actor) throw new AppError('UNAUTHORIZED');
-  if (actor.kind === 'bot' || actor.level < LEVEL.ADMIN) throw new AppError('FORBIDDEN', 'Admin access required');
+  if (actor.kind === 'bot' || actor.level < LEVEL.ADMIN)
+    throw new AppError('FORBIDDEN', 'Admin access required');
   return next({ ctx: { ...ctx, actor } });
 });

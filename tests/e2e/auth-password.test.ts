@@ -48,8 +48,12 @@ describe('POST /api/token', () => {
 
   it('answers a wrong password exactly like an unknown user', async () => {
     const { username } = await makeUser(server);
-    const wrong = await api(server, 'POST', '/api/token', { body: { username, password: 'not the password' } });
-    const unknown = await api(server, 'POST', '/api/token', { body: { username: 'nobody_here', password: 'whatever1' } });
+    const wrong = await api(server, 'POST', '/api/token', {
+      body: { username, password: 'not the password' },
+    });
+    const unknown = await api(server, 'POST', '/api/token', {
+      body: { username: 'nobody_here', password: 'whatever1' },
+    });
     expect(wrong.status).toBe(401);
     expect(unknown.status).toBe(401);
     expect(wrong.body.error).toBe('Invalid username or password');
@@ -60,10 +64,16 @@ describe('POST /api/token', () => {
   it('refuses banned users with the structured 403 and ends their sessions', async () => {
     const { username, password, user } = await makeUser(server);
     const token = await signIn(server, username, password);
-    await db().update(users).set({ state: 2, stateReason: 'Terms of service violation' }).where(eq(users.id, user.id));
+    await db()
+      .update(users)
+      .set({ state: 2, stateReason: 'Terms of service violation' })
+      .where(eq(users.id, user.id));
     const again = await api(server, 'POST', '/api/token', { body: { username, password } });
     expect(again.status).toBe(403);
-    expect(again.body).toMatchObject({ error: 'Your account has been banned', reason: 'Terms of service violation' });
+    expect(again.body).toMatchObject({
+      error: 'Your account has been banned',
+      reason: 'Terms of service violation',
+    });
     const withOld = await api(server, 'GET', '/api/tokens', { token });
     expect(withOld.status).toBe(401);
     expect(await db().$count(sessions, eq(sessions.userId, user.id))).toBe(0);
@@ -88,10 +98,18 @@ describe('POST /api/token', () => {
     // Managing one's own sessions stays allowed.
     await signIn(server, username, password);
     const tokens = await api(server, 'GET', '/api/tokens', { token });
-    const otherId = (tokens.body.tokens as Array<{ token_id: string; current: boolean }>).find((t) => !t.current)!;
-    expect((await api(server, 'POST', '/api/tokens/revoke', { token, body: { token_id: otherId.token_id } })).status).toBe(200);
+    const otherId = (tokens.body.tokens as Array<{ token_id: string; current: boolean }>).find(
+      (t) => !t.current,
+    )!;
+    expect(
+      (await api(server, 'POST', '/api/tokens/revoke', { token, body: { token_id: otherId.token_id } }))
+        .status,
+    ).toBe(200);
     // An expired timeout no longer restricts.
-    await db().update(users).set({ stateExpiresAt: new Date(Date.now() - 1000) }).where(eq(users.id, user.id));
+    await db()
+      .update(users)
+      .set({ stateExpiresAt: new Date(Date.now() - 1000) })
+      .where(eq(users.id, user.id));
     expect((await api(server, 'POST', '/api/keys', { token, body: { name: 'k' } })).status).toBe(200);
   });
 
@@ -111,11 +129,16 @@ describe('sessions and tokens', () => {
     const tokens = list.body.tokens as Array<{ token_id: string; current: boolean }>;
     expect(tokens).toHaveLength(2);
     const target = tokens.find((t) => !t.current)!;
-    expect((await api(server, 'POST', '/api/tokens/revoke', { token: a, body: { token_id: target.token_id } })).status).toBe(200);
+    expect(
+      (await api(server, 'POST', '/api/tokens/revoke', { token: a, body: { token_id: target.token_id } }))
+        .status,
+    ).toBe(200);
     const after = await api(server, 'GET', '/api/tokens', { token: b });
     expect(after.status).toBe(401);
     expect(after.body.error).toBe('Invalid or expired token');
-    expect((await api(server, 'POST', '/api/tokens/revoke', { token: a, body: { token_id: 'nope' } })).status).toBe(404);
+    expect(
+      (await api(server, 'POST', '/api/tokens/revoke', { token: a, body: { token_id: 'nope' } })).status,
+    ).toBe(404);
   });
 
   it('destroys a session by its 6-character token suffix', async () => {
@@ -128,7 +151,9 @@ describe('sessions and tokens', () => {
     const list = await api(server, 'GET', '/users/me/sessions', { token: jwt });
     const suffixes = (list.body.sessions as Array<{ token_suffix: string }>).map((s) => s.token_suffix);
     expect(suffixes).toContain(cookieToken.slice(-6));
-    const destroyed = await api(server, 'POST', `/users/me/sessions/${cookieToken.slice(-6)}/destroy`, { token: jwt });
+    const destroyed = await api(server, 'POST', `/users/me/sessions/${cookieToken.slice(-6)}/destroy`, {
+      token: jwt,
+    });
     expect(destroyed.status).toBe(200);
     expect((await api(server, 'GET', '/api/keys', { token: cookieToken })).status).toBe(401);
     expect((await api(server, 'POST', '/users/me/sessions/zzzzzz/destroy', { token: jwt })).status).toBe(404);
@@ -200,9 +225,9 @@ describe('POST /api/register', () => {
     expect((await post({ username: 'ab', password: 'long enough', invite_code: invite })).body.error).toBe(
       'username must be at least 3 characters',
     );
-    expect((await post({ username: 'bad name!', password: 'long enough', invite_code: invite })).body.error).toBe(
-      'username contains invalid characters',
-    );
+    expect(
+      (await post({ username: 'bad name!', password: 'long enough', invite_code: invite })).body.error,
+    ).toBe('username contains invalid characters');
     expect((await post({ username: 'fine_name', password: 'short', invite_code: invite })).body.error).toBe(
       'password must be at least 8 characters',
     );
@@ -235,7 +260,12 @@ describe('API keys', () => {
     expect(created.status).toBe(200);
     const key = String(created.body.api_key);
     expect(key).toMatch(/^portal_/);
-    expect(created.body).toMatchObject({ name: 'My Integration', scopes: '*', expires_at: null, key_prefix: key.slice(0, 10) });
+    expect(created.body).toMatchObject({
+      name: 'My Integration',
+      scopes: '*',
+      expires_at: null,
+      key_prefix: key.slice(0, 10),
+    });
 
     const list = await api(server, 'GET', '/api/keys', { token });
     expect(JSON.stringify(list.body)).not.toContain(key);
@@ -260,27 +290,41 @@ describe('API keys', () => {
   it('enforces scopes, expiry and ownership', async () => {
     const { username, password } = await makeUser(server);
     const token = await signIn(server, username, password);
-    const readOnly = await api(server, 'POST', '/api/keys', { token, body: { name: 'ro', scopes: 'keys:read' } });
+    const readOnly = await api(server, 'POST', '/api/keys', {
+      token,
+      body: { name: 'ro', scopes: 'keys:read' },
+    });
     const ro = String(readOnly.body.api_key);
     expect((await api(server, 'GET', '/api/keys', { token: ro })).status).toBe(200);
     const write = await api(server, 'POST', '/api/keys', { token: ro, body: { name: 'x' } });
     expect(write.status).toBe(403);
     expect(write.body.error).toBe('Access denied');
     expect((await api(server, 'GET', '/api/tokens', { token: ro })).status).toBe(403);
-    expect((await api(server, 'POST', '/api/keys', { token, body: { name: 'x', scopes: 'users;drop' } })).body.error).toBe(
-      'scopes contains invalid characters',
-    );
-    expect((await api(server, 'POST', '/api/keys', { token, body: { name: 'x'.repeat(51) } })).body.error).toBe(
-      'name must be at most 50 characters',
-    );
+    expect(
+      (await api(server, 'POST', '/api/keys', { token, body: { name: 'x', scopes: 'users;drop' } })).body
+        .error,
+    ).toBe('scopes contains invalid characters');
+    expect(
+      (await api(server, 'POST', '/api/keys', { token, body: { name: 'x'.repeat(51) } })).body.error,
+    ).toBe('name must be at most 50 characters');
 
-    const expiring = await api(server, 'POST', '/api/keys', { token, body: { name: 'exp', expires_in_days: 1 } });
-    await db().update(apiKeys).set({ expiresAt: new Date(Date.now() - 1000) }).where(eq(apiKeys.id, Number(expiring.body.id)));
-    expect((await api(server, 'GET', '/api/keys', { token: String(expiring.body.api_key) })).status).toBe(401);
+    const expiring = await api(server, 'POST', '/api/keys', {
+      token,
+      body: { name: 'exp', expires_in_days: 1 },
+    });
+    await db()
+      .update(apiKeys)
+      .set({ expiresAt: new Date(Date.now() - 1000) })
+      .where(eq(apiKeys.id, Number(expiring.body.id)));
+    expect((await api(server, 'GET', '/api/keys', { token: String(expiring.body.api_key) })).status).toBe(
+      401,
+    );
 
     const stranger = await makeUser(server);
     const strangerToken = await signIn(server, stranger.username, stranger.password);
-    expect((await api(server, 'DELETE', `/api/keys/${readOnly.body.id}`, { token: strangerToken })).status).toBe(404);
+    expect(
+      (await api(server, 'DELETE', `/api/keys/${readOnly.body.id}`, { token: strangerToken })).status,
+    ).toBe(404);
   });
 });
 
@@ -288,35 +332,54 @@ describe('TOTP two-factor authentication', () => {
   it('sets up, enables, is required at sign-in, accepts a backup code once, and disables', async () => {
     const { username, password } = await makeUser(server);
     const token = await signIn(server, username, password);
-    expect((await api(server, 'GET', '/api/2fa/status', { token })).body).toEqual({ enabled: false, backup_codes_remaining: 0 });
+    expect((await api(server, 'GET', '/api/2fa/status', { token })).body).toEqual({
+      enabled: false,
+      backup_codes_remaining: 0,
+    });
     const setup = await api(server, 'POST', '/api/2fa/setup', { token });
     const secret = String(setup.body.secret);
     expect(String(setup.body.provisioning_uri)).toMatch(/^otpauth:\/\/totp\/Portal:/);
-    expect((await api(server, 'POST', '/api/2fa/enable', { token, body: { code: '000000' } })).body.error).toBe(
-      'Invalid two-factor code',
-    );
-    const enabled = await api(server, 'POST', '/api/2fa/enable', { token, body: { code: currentTotp(secret) } });
+    expect(
+      (await api(server, 'POST', '/api/2fa/enable', { token, body: { code: '000000' } })).body.error,
+    ).toBe('Invalid two-factor code');
+    const enabled = await api(server, 'POST', '/api/2fa/enable', {
+      token,
+      body: { code: currentTotp(secret) },
+    });
     expect(enabled.status).toBe(200);
     const backups = enabled.body.backup_codes as string[];
     expect(backups).toHaveLength(10);
-    expect((await api(server, 'GET', '/api/2fa/status', { token })).body).toEqual({ enabled: true, backup_codes_remaining: 10 });
+    expect((await api(server, 'GET', '/api/2fa/status', { token })).body).toEqual({
+      enabled: true,
+      backup_codes_remaining: 10,
+    });
     expect((await api(server, 'POST', '/api/2fa/setup', { token })).status).toBe(409);
 
     const without = await api(server, 'POST', '/api/token', { body: { username, password } });
     expect(without.status).toBe(401);
     expect(without.body.error).toBe('Two-factor code required');
-    const wrong = await api(server, 'POST', '/api/token', { body: { username, password, totp_code: '123456' } });
+    const wrong = await api(server, 'POST', '/api/token', {
+      body: { username, password, totp_code: '123456' },
+    });
     expect(wrong.body.error).toBe('Invalid two-factor code');
     // The code that enabled 2FA was spent: the same code cannot sign in (replay).
-    const replay = await api(server, 'POST', '/api/token', { body: { username, password, totp_code: currentTotp(secret) } });
+    const replay = await api(server, 'POST', '/api/token', {
+      body: { username, password, totp_code: currentTotp(secret) },
+    });
     expect(replay.status).toBe(401);
-    const withBackup = await api(server, 'POST', '/api/token', { body: { username, password, totp_code: backups[0] } });
+    const withBackup = await api(server, 'POST', '/api/token', {
+      body: { username, password, totp_code: backups[0] },
+    });
     expect(withBackup.status).toBe(200);
-    const backupAgain = await api(server, 'POST', '/api/token', { body: { username, password, totp_code: backups[0] } });
+    const backupAgain = await api(server, 'POST', '/api/token', {
+      body: { username, password, totp_code: backups[0] },
+    });
     expect(backupAgain.status).toBe(401);
     expect((await api(server, 'GET', '/api/2fa/status', { token })).body.backup_codes_remaining).toBe(9);
 
-    expect((await api(server, 'POST', '/api/2fa/disable', { token, body: { code: '999999' } })).status).toBe(400);
+    expect((await api(server, 'POST', '/api/2fa/disable', { token, body: { code: '999999' } })).status).toBe(
+      400,
+    );
     const disabled = await api(server, 'POST', '/api/2fa/disable', { token, body: { code: backups[1] } });
     expect(disabled.body).toEqual({ enabled: false });
     await signIn(server, username, password);

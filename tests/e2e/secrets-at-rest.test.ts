@@ -9,7 +9,9 @@ import { startTestServer, type TestServer } from '../helpers/server';
 
 let server: TestServer;
 beforeAll(async () => {
-  server = await startTestServer({ env: { RATE_LIMIT_LOGIN: '100000', RATE_LIMIT_AUTH: '100000', RATE_LIMIT_BOT: '100000' } });
+  server = await startTestServer({
+    env: { RATE_LIMIT_LOGIN: '100000', RATE_LIMIT_AUTH: '100000', RATE_LIMIT_BOT: '100000' },
+  });
 });
 afterAll(() => server?.close());
 
@@ -42,7 +44,10 @@ describe('secrets at rest', () => {
 
     const setup = await api(server, 'POST', '/api/2fa/setup', { token });
     secrets.totpSecret = String(setup.body.secret);
-    const enabled = await api(server, 'POST', '/api/2fa/enable', { token, body: { code: currentTotp(secrets.totpSecret) } });
+    const enabled = await api(server, 'POST', '/api/2fa/enable', {
+      token,
+      body: { code: currentTotp(secrets.totpSecret) },
+    });
     const backups = enabled.body.backup_codes as string[];
     backups.forEach((code, i) => {
       secrets[`backup${i}`] = code;
@@ -63,7 +68,9 @@ describe('secrets at rest', () => {
       body: { platform_user_id: 'discord-43', username: `${other.username}_b` },
     });
     expect(linked.status).toBe(200);
-    const requested = await api(server, 'POST', '/auth/request', { body: { username: `${other.username}_b` } });
+    const requested = await api(server, 'POST', '/auth/request', {
+      body: { username: `${other.username}_b` },
+    });
     expect(requested.status).toBe(200);
     const codes = await api(server, 'GET', '/bot/login-codes', { headers: { 'x-api-key': botKey } });
     const code = (codes.body.codes as Array<{ request_id: string; code: string }>).find(

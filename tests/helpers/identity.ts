@@ -55,5 +55,5 @@ export async function api(
   } catch {
     // Not JSON (text endpoints).
   }
-  return { status: res.status, body: body as Record<string, unknown> & unknown[], headers: res.headers };
+  return { status: res.status, body: body as Record<string, unknown>, headers: res.headers };
 }

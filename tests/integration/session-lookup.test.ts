@@ -18,7 +18,9 @@ const db = drizzle(client, { schema, logger: { logQuery: (q) => queries.push(q) 
 const secretKey = Buffer.alloc(32, 7);
 
 beforeAll(async () => {
-  await migrate(db as never, { migrationsFolder: new URL('../../src/db/migrations', import.meta.url).pathname });
+  await migrate(db as never, {
+    migrationsFolder: new URL('../../src/db/migrations', import.meta.url).pathname,
+  });
 });
 afterAll(() => client.close());
 
@@ -30,7 +32,12 @@ describe('credential lookup cost', () => {
     // Mark the key as recently used so the off-path last-used write does not run here.
     await db.update(schema.apiKeys).set({ lastUsedAt: new Date() });
 
-    const cases = { cookie: { cookie: token }, bearer: { bearer: token }, jwt: { bearer: jwt }, apiKey: { bearer: key } };
+    const cases = {
+      cookie: { cookie: token },
+      bearer: { bearer: token },
+      jwt: { bearer: jwt },
+      apiKey: { bearer: key },
+    };
     for (const [name, creds] of Object.entries(cases)) {
       queries = [];
       const auth = await resolveCredentials(db, secretKey, { ...creds, ip: '127.0.0.1' });

@@ -66,5 +66,8 @@ export const loginRequests = pgTable(
     createdAt: ts('created_at').notNull().defaultNow(),
     expiresAt: ts('expires_at').notNull(),
   },
-  (t) => [index('login_requests_ip_idx').on(t.ipHash, t.expiresAt), index('login_requests_user_idx').on(t.userId)],
+  (t) => [
+    index('login_requests_ip_idx').on(t.ipHash, t.expiresAt),
+    index('login_requests_user_idx').on(t.userId),
+  ],
 );

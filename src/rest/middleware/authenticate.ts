@@ -44,7 +44,13 @@ export function authenticate(deps: AppDeps): RequestHandler {
         botKey: req.get('x-api-key') || undefined,
         ip,
       });
-      if (auth.actor && !bearer && !req.get('x-api-key') && !SAFE_METHODS.has(req.method) && !isSameOrigin(req)) {
+      if (
+        auth.actor &&
+        !bearer &&
+        !req.get('x-api-key') &&
+        !SAFE_METHODS.has(req.method) &&
+        !isSameOrigin(req)
+      ) {
         throw new AppError('FORBIDDEN', 'Cross-site request refused');
       }
       res.locals.auth = auth;

@@ -17,6 +17,12 @@ export function rememberError(res: Response, err: unknown) {
   logIfInternal(res, describeError(err), err);
 }
 
+/** A limit that knows when it resets says so in Retry-After as well as in the body. */
+function setRetryAfter(res: Response, described: DescribedError) {
+  const seconds = described.body.retry_after;
+  if (typeof seconds === 'number' && !res.headersSent) res.setHeader('Retry-After', String(seconds));
+}
+
 export function sendError(res: Response, err: unknown) {
   const described = describeError(err);
   if (res.locals.error !== err) logIfInternal(res, described, err);
@@ -26,9 +32,7 @@ export function sendError(res: Response, err: unknown) {
   }
   res.locals.errorBodyWritten = true;
   const body = { ...described.body, correlation_id: res.locals.correlationId as string };
-  if (described.body.status === 429 && typeof described.body.retry_after === 'number') {
-    res.setHeader('Retry-After', String(described.body.retry_after));
-  }
+  setRetryAfter(res, described);
   res.status(described.body.status).type('application/json').send(JSON.stringify(body));
 }
 
@@ -44,6 +48,7 @@ export const contractErrorBodies: RequestHandler = (_req, res, next) => {
     const described = describeError(res.locals.error ?? appErrorForStatus(res.statusCode));
     const text = JSON.stringify({ ...described.body, correlation_id: res.locals.correlationId });
     res.statusCode = described.body.status;
+    setRetryAfter(res, described);
     res.setHeader('Content-Type', 'application/json; charset=utf-8');
     res.setHeader('Content-Length', Buffer.byteLength(text));
     const cb = args.find((a) => typeof a === 'function');

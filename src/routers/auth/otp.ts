@@ -1,56 +1,21 @@
 import { z } from 'zod';
-import { AppError } from '../../core/errors';
 import {
   endCurrentSession,
   lookupLoginRequest,
+  otpConfigFrom,
   requestLoginCode,
   verifyLoginCode,
 } from '../../services/auth/otp';
 import { ZIsoDate, ZSuccess, ZUsername } from '../fields';
 import { authedProcedure, publicProcedure } from '../trpc';
+import { ZOwnProfile } from '../users/schemas';
 
 // OTP login of API.md §1 (seed 000 "OTP request, lookup, verify, logout"), spread into `auth`.
 
 const tags = ['Authentication'];
 const login = publicProcedure.meta({ rateTier: 'LOGIN' });
 
-// Profile shapes of services/users/views.ts; they move to the users router's schemas with it.
-const ZAvatar = z.object({ color: z.string(), emoji: z.string().nullable(), initials: z.string().nullable() });
-
-export const ZPublicProfile = z.object({
-  id: z.number().int(),
-  username: z.string(),
-  nickname: z.string().nullable(),
-  avatar: ZAvatar,
-  status: z.string(),
-  status_message: z.string().nullable(),
-  is_admin: z.boolean(),
-  created_at: ZIsoDate,
-});
-
-export const ZOwnProfile = ZPublicProfile.extend({
-  permission_level: z.number().int(),
-  scopes: z.string(),
-  state: z.number().int(),
-  anonymous: z.boolean(),
-  subscription: z.object({
-    tier: z.number().int(),
-    has_premium: z.boolean(),
-    subscription_expires_at: ZIsoDate.nullable(),
-    chat_slots: z.number().int().nullable().describe('null: unlimited'),
-  }),
-  totp_enabled: z.boolean(),
-});
-
 const ZRequestId = z.string().trim().min(1).max(64);
-
-/** The 429 of the pending-code cap carries Retry-After like the tier limits do. */
-function passRetryAfter(setHeader: (name: string, value: string) => void, err: unknown): never {
-  if (err instanceof AppError && err.status === 429 && typeof err.extra.retry_after === 'number') {
-    setHeader('Retry-After', String(err.extra.retry_after));
-  }
-  throw err;
-}
 
 export const otpProcedures = {
   request: login
@@ -67,12 +32,13 @@ export const otpProcedures = {
     .output(z.object({ request_id: z.string(), expires_at: ZIsoDate }))
     .mutation(({ ctx, input }) =>
       requestLoginCode({
+        config: otpConfigFrom(ctx.deps.env),
         db: ctx.db,
         secretKey: ctx.deps.secretKey,
         box: ctx.deps.secretBox,
         username: input.username,
         ip: ctx.ip,
-      }).catch((err: unknown) => passRetryAfter(ctx.setHeader, err)),
+      }),
     ),
 
   lookup: login
@@ -92,7 +58,9 @@ export const otpProcedures = {
         delivered_via: z.string().nullable().describe('Name of the bot that delivered the code'),
       }),
     )
-    .query(({ ctx, input }) => lookupLoginRequest({ db: ctx.db, requestId: input.request_id })),
+    .query(({ ctx, input }) =>
+      lookupLoginRequest({ db: ctx.db, requestId: input.request_id, config: otpConfigFrom(ctx.deps.env) }),
+    ),
 
   verify: login
     .meta({
@@ -114,6 +82,7 @@ export const otpProcedures = {
     .output(z.object({ user: ZOwnProfile, token: z.string(), expires_at: ZIsoDate }))
     .mutation(async ({ ctx, input }) => {
       const result = await verifyLoginCode({
+        config: otpConfigFrom(ctx.deps.env),
         db: ctx.db,
         secretKey: ctx.deps.secretKey,
         box: ctx.deps.secretBox,

@@ -8,7 +8,15 @@ const login = publicProcedure.meta({ rateTier: 'LOGIN' });
 
 export const passwordProcedures = {
   token: login
-    .meta({ openapi: { method: 'POST', path: '/api/token', tags, protect: false, summary: 'Sign in with username and password' } })
+    .meta({
+      openapi: {
+        method: 'POST',
+        path: '/api/token',
+        tags,
+        protect: false,
+        summary: 'Sign in with username and password',
+      },
+    })
     .input(
       z.object({
         username: z.string().min(1).max(64),
@@ -40,7 +48,15 @@ export const passwordProcedures = {
     }),
 
   register: login
-    .meta({ openapi: { method: 'POST', path: '/api/register', tags, protect: false, summary: 'Register with the daily invite code' } })
+    .meta({
+      openapi: {
+        method: 'POST',
+        path: '/api/register',
+        tags,
+        protect: false,
+        summary: 'Register with the daily invite code',
+      },
+    })
     .input(z.object({ username: ZUsername, password: ZPassword, invite_code: z.string().min(1).max(64) }))
     .output(z.object({ id: z.number(), username: z.string(), message: z.literal('Registration successful') }))
     .mutation(async ({ ctx, input }) => {
@@ -54,7 +70,14 @@ export const passwordProcedures = {
     }),
 
   changePassword: authedProcedure
-    .meta({ openapi: { method: 'PUT', path: '/api/me/password', tags, summary: 'Change password (ends other sessions)' } })
+    .meta({
+      openapi: {
+        method: 'PUT',
+        path: '/api/me/password',
+        tags,
+        summary: 'Change password (ends other sessions)',
+      },
+    })
     .input(z.object({ current_password: z.string().max(1024).default(''), new_password: ZPassword }))
     .output(ZSuccess.extend({ ended_sessions: z.number() }))
     .mutation(async ({ ctx, input }) => {

@@ -1,5 +1,11 @@
 import { z } from 'zod';
-import { createApiKey, deleteApiKey, listApiKeys, revokeApiKey, toApiKeyView } from '../../services/auth/api-keys';
+import {
+  createApiKey,
+  deleteApiKey,
+  listApiKeys,
+  revokeApiKey,
+  toApiKeyView,
+} from '../../services/auth/api-keys';
 import { ZDisplayName, ZId, ZSuccess } from '../fields';
 import { authedProcedure, router } from '../trpc';
 
@@ -11,7 +17,12 @@ const ZScopes = z
   .trim()
   .max(500)
   .regex(/^(\*|[A-Za-z]+(:read)?(\s*,\s*[A-Za-z]+(:read)?)*)$/)
-  .transform((s) => s.split(',').map((x) => x.trim()).join(','));
+  .transform((s) =>
+    s
+      .split(',')
+      .map((x) => x.trim())
+      .join(','),
+  );
 
 const ZKeyView = z.object({
   id: z.number(),
@@ -69,7 +80,14 @@ export const keysRouter = router({
     .query(async ({ ctx }) => ({ keys: (await listApiKeys(ctx.db, ctx.actor.userId)).map(toApiKeyView) })),
 
   revoke: authedProcedure
-    .meta({ openapi: { method: 'POST', path: '/api/keys/{id}/revoke', tags, summary: 'Revoke (stays listed, stops working)' } })
+    .meta({
+      openapi: {
+        method: 'POST',
+        path: '/api/keys/{id}/revoke',
+        tags,
+        summary: 'Revoke (stays listed, stops working)',
+      },
+    })
     .input(z.object({ id: ZId }))
     .output(ZKeyView)
     .mutation(async ({ ctx, input }) => toApiKeyView(await revokeApiKey(ctx.db, ctx.actor.userId, input.id))),

@@ -40,7 +40,9 @@ const common = (s: SessionRow, currentId: string | null) => ({
 
 export const sessionsRouter = router({
   list: own
-    .meta({ openapi: { method: 'GET', path: '/users/me/sessions', tags: ['Users'], summary: 'List own sessions' } })
+    .meta({
+      openapi: { method: 'GET', path: '/users/me/sessions', tags: ['Users'], summary: 'List own sessions' },
+    })
     .input(z.void())
     .output(z.object({ sessions: z.array(ZSession) }))
     .query(async ({ ctx }) => ({
@@ -68,7 +70,14 @@ export const sessionsRouter = router({
     }),
 
   tokens: own
-    .meta({ openapi: { method: 'GET', path: '/api/tokens', tags: ['Authentication'], summary: 'Active JWT sessions' } })
+    .meta({
+      openapi: {
+        method: 'GET',
+        path: '/api/tokens',
+        tags: ['Authentication'],
+        summary: 'Active JWT sessions',
+      },
+    })
     .input(z.void())
     .output(z.object({ tokens: z.array(ZToken) }))
     .query(async ({ ctx }) => ({
@@ -79,7 +88,14 @@ export const sessionsRouter = router({
     })),
 
   revokeToken: own
-    .meta({ openapi: { method: 'POST', path: '/api/tokens/revoke', tags: ['Authentication'], summary: 'Revoke a session' } })
+    .meta({
+      openapi: {
+        method: 'POST',
+        path: '/api/tokens/revoke',
+        tags: ['Authentication'],
+        summary: 'Revoke a session',
+      },
+    })
     .input(z.object({ token_id: z.string().min(1).max(64) }))
     .output(ZSuccess)
     .mutation(async ({ ctx, input }) => {

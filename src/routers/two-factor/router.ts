@@ -1,5 +1,10 @@
 import { z } from 'zod';
-import { disableTwoFactor, enableTwoFactor, setupTwoFactor, twoFactorStatus } from '../../services/auth/two-factor';
+import {
+  disableTwoFactor,
+  enableTwoFactor,
+  setupTwoFactor,
+  twoFactorStatus,
+} from '../../services/auth/two-factor';
 import { authedProcedure, router } from '../trpc';
 
 const tags = ['Two-factor authentication'];
@@ -13,19 +18,40 @@ export const twoFactorRouter = router({
     .query(({ ctx }) => twoFactorStatus(ctx.db, ctx.actor.userId)),
 
   setup: authedProcedure
-    .meta({ openapi: { method: 'POST', path: '/api/2fa/setup', tags, summary: 'New TOTP secret and provisioning URI' } })
+    .meta({
+      openapi: {
+        method: 'POST',
+        path: '/api/2fa/setup',
+        tags,
+        summary: 'New TOTP secret and provisioning URI',
+      },
+    })
     .input(z.void())
     .output(z.object({ secret: z.string(), provisioning_uri: z.string() }))
     .mutation(({ ctx }) => setupTwoFactor(ctx.db, ctx.deps.secretBox, ctx.actor.userId)),
 
   enable: authedProcedure
-    .meta({ openapi: { method: 'POST', path: '/api/2fa/enable', tags, summary: 'Confirm with a code; returns backup codes' } })
+    .meta({
+      openapi: {
+        method: 'POST',
+        path: '/api/2fa/enable',
+        tags,
+        summary: 'Confirm with a code; returns backup codes',
+      },
+    })
     .input(ZCode)
     .output(z.object({ enabled: z.literal(true), backup_codes: z.array(z.string()) }))
     .mutation(({ ctx, input }) => enableTwoFactor(ctx.db, ctx.deps.secretBox, ctx.actor.userId, input.code)),
 
   disable: authedProcedure
-    .meta({ openapi: { method: 'POST', path: '/api/2fa/disable', tags, summary: 'Disable with a code or backup code' } })
+    .meta({
+      openapi: {
+        method: 'POST',
+        path: '/api/2fa/disable',
+        tags,
+        summary: 'Disable with a code or backup code',
+      },
+    })
     .input(ZCode)
     .output(z.object({ enabled: z.literal(false) }))
     .mutation(({ ctx, input }) => disableTwoFactor(ctx.db, ctx.deps.secretBox, ctx.actor.userId, input.code)),

@@ -99,26 +99,40 @@ export const usersRouter = router({
     .input(ZSetStatusInput)
     .output(ZOwnProfile)
     .mutation(({ ctx, input }) =>
-      setStatus(ctx.db, { userId: ctx.actor.userId, status: input.status, statusMessage: input.status_message }),
+      setStatus(ctx.db, {
+        userId: ctx.actor.userId,
+        status: input.status,
+        statusMessage: input.status_message,
+      }),
     ),
 
   setNickname: authedProcedure
-    .meta({ openapi: { method: 'PUT', path: '/api/me/nickname', tags, summary: 'Set or clear the nickname' } })
+    .meta({
+      openapi: { method: 'PUT', path: '/api/me/nickname', tags, summary: 'Set or clear the nickname' },
+    })
     .input(ZSetNicknameInput)
     .output(ZOwnProfile)
-    .mutation(({ ctx, input }) => setNickname(ctx.db, { userId: ctx.actor.userId, nickname: input.nickname })),
+    .mutation(({ ctx, input }) =>
+      setNickname(ctx.db, { userId: ctx.actor.userId, nickname: input.nickname }),
+    ),
 
   setAvatar: authedProcedure
-    .meta({ openapi: { method: 'PUT', path: '/api/me/avatar', tags, summary: 'Set avatar color, emoji, initials' } })
+    .meta({
+      openapi: { method: 'PUT', path: '/api/me/avatar', tags, summary: 'Set avatar color, emoji, initials' },
+    })
     .input(ZSetAvatarInput)
     .output(ZOwnProfile)
     .mutation(({ ctx, input }) => setAvatar(ctx.db, { userId: ctx.actor.userId, ...input })),
 
   setAnonymous: authedProcedure
-    .meta({ openapi: { method: 'PUT', path: '/api/me/anonymous', tags, summary: 'Toggle anonymous chat mode' } })
+    .meta({
+      openapi: { method: 'PUT', path: '/api/me/anonymous', tags, summary: 'Toggle anonymous chat mode' },
+    })
     .input(ZSetAnonymousInput)
     .output(ZOwnProfile)
-    .mutation(({ ctx, input }) => setAnonymous(ctx.db, { userId: ctx.actor.userId, anonymous: input.anonymous })),
+    .mutation(({ ctx, input }) =>
+      setAnonymous(ctx.db, { userId: ctx.actor.userId, anonymous: input.anonymous }),
+    ),
 
   chatSearch: authedProcedure
     .meta({
@@ -135,14 +149,21 @@ export const usersRouter = router({
     .query(({ ctx, input }) => listBlocks(ctx.db, { userId: ctx.actor.userId, ...input })),
 
   block: authedProcedure
-    .meta({ openapi: { method: 'POST', path: '/api/blocks/{user_id}', tags: blockTags, summary: 'Block a user' } })
+    .meta({
+      openapi: { method: 'POST', path: '/api/blocks/{user_id}', tags: blockTags, summary: 'Block a user' },
+    })
     .input(ZBlockTargetInput)
     .output(ZSuccess)
     .mutation(({ ctx, input }) => blockUser(ctx.db, { userId: ctx.actor.userId, targetId: input.user_id })),
 
   unblock: authedProcedure
     .meta({
-      openapi: { method: 'DELETE', path: '/api/blocks/{user_id}', tags: blockTags, summary: 'Unblock a user' },
+      openapi: {
+        method: 'DELETE',
+        path: '/api/blocks/{user_id}',
+        tags: blockTags,
+        summary: 'Unblock a user',
+      },
     })
     .input(ZBlockTargetInput)
     .output(ZSuccess)
@@ -150,7 +171,12 @@ export const usersRouter = router({
 
   announcements: authedProcedure
     .meta({
-      openapi: { method: 'GET', path: '/announcements', tags: ['Announcements'], summary: 'Active announcements' },
+      openapi: {
+        method: 'GET',
+        path: '/announcements',
+        tags: ['Announcements'],
+        summary: 'Active announcements',
+      },
     })
     .input(z.void())
     .output(ZAnnouncementList)

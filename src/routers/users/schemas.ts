@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ZId, ZIsoDate } from '../fields';
+import { ZIsoDate } from '../fields';
 
 // Inputs and outputs of the users router (API.md §1 "Users"); output shapes mirror
 // services/users/views.ts so the REST layer documents exactly what the views produce.
@@ -103,40 +103,59 @@ export const ZAnnouncementList = z.object({
 
 // ── inputs ───────────────────────────────────────────────────────────────────────────────
 
-const limitField = (max: number, fallback: number) => z.coerce.number().int().min(1).max(max).default(fallback);
-const offsetField = () => z.coerce.number().int().min(0).default(0);
+/**
+ * zod 4 drops `input` from finished issues, so the shared formatter cannot tell a missing field
+ * from one of the wrong type; the schema's own error map still sees the input and can.
+ */
+const typed = (expected: string) => ({
+  error: (issue: z.core.$ZodRawIssue) =>
+    issue.code === 'invalid_type'
+      ? issue.input === undefined
+        ? 'is required'
+        : `must be ${expected}`
+      : undefined,
+});
+
+const integer = () => z.coerce.number(typed('a number')).int({ error: 'must be an integer' });
+const limitField = (max: number, fallback: number) => integer().min(1).max(max).default(fallback);
+const offsetField = () => integer().min(0).default(0);
+const text = () => z.string(typed('a string'));
+
+/** A path id (REST sends strings). */
+const ZPathId = integer().min(1);
 
 export const ZPageInput = z.object({ limit: limitField(100, 50), offset: offsetField() });
 
 /** Seed 002 clients know no paging here, so one default page holds a whole block list. */
 export const ZBlockPageInput = z.object({ limit: limitField(1000, 1000), offset: offsetField() });
 
-export const ZUserIdInput = z.object({ id: ZId });
+export const ZUserIdInput = z.object({ id: ZPathId });
 
-export const ZBlockTargetInput = z.object({ user_id: ZId });
+export const ZBlockTargetInput = z.object({ user_id: ZPathId });
 
 export const ZUserSearchInput = z.object({
-  q: z.string().trim().min(1).max(100),
+  q: text().trim().min(1).max(100),
   limit: limitField(100, 50),
   offset: offsetField(),
 });
 
-export const ZChatUserSearchInput = z.object({ q: z.string().trim().min(1).max(100) });
+export const ZChatUserSearchInput = z.object({ q: text().trim().min(1).max(100) });
 
 export const USER_STATUSES = ['online', 'away', 'busy', 'dnd', 'offline'] as const;
 
 export const ZSetStatusInput = z.object({
   // Missing reads "status is required"; a wrong value falls back to the shared "must be one of".
-  status: z.enum(USER_STATUSES, { error: (issue) => (issue.input === undefined ? 'is required' : undefined) }),
-  status_message: z.string().trim().max(100).nullable().optional().describe('Omit to keep, null or "" to clear'),
+  status: z.enum(USER_STATUSES, {
+    error: (issue) => (issue.input === undefined ? 'is required' : undefined),
+  }),
+  status_message: text().trim().max(100).nullable().optional().describe('Omit to keep, null or "" to clear'),
 });
 
 export const ZSetNicknameInput = z.object({
-  nickname: z
-    .string()
+  nickname: text()
     .trim()
     .max(32)
-    .refine((s) => s === '' || s.length >= 2, 'must be at least 2 characters')
+    .refine((s) => s === '' || [...s].length >= 2, 'must be at least 2 characters')
     .regex(/^[\p{L}\p{N} -]*$/u)
     .describe('2–32 letters, digits, spaces or dashes; "" clears'),
 });
@@ -148,20 +167,17 @@ const EMOJI = /\p{Extended_Pictographic}|\p{Regional_Indicator}|\u20E3/u;
 const isOneEmoji = (s: string) => [...segmenter.segment(s)].length === 1 && EMOJI.test(s);
 
 export const ZSetAvatarInput = z.object({
-  color: z
-    .string()
+  color: text()
     .regex(/^#[0-9A-Fa-f]{6}$/)
     .optional()
     .describe('#RRGGBB; omit to keep'),
-  emoji: z
-    .string()
+  emoji: text()
     .max(16)
     .refine((s) => s === '' || isOneEmoji(s), 'must be a single emoji')
     .nullable()
     .optional()
     .describe('One emoji; null or "" clears, omit to keep'),
-  initials: z
-    .string()
+  initials: text()
     .trim()
     .min(1)
     .max(2)
@@ -173,5 +189,5 @@ export const ZSetAvatarInput = z.object({
 export const ZSetAnonymousInput = z.object({
   // The transform keeps trpc-to-openapi from switching on coercion for this field, which would
   // turn a missing or "false" value into a boolean instead of a validation error.
-  anonymous: z.boolean().transform((b) => b),
+  anonymous: z.boolean(typed('a boolean')).transform((b) => b),
 });

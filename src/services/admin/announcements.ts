@@ -17,7 +17,8 @@ export function adminCreateAnnouncement(opts: {
   message: string;
   expiresInDays?: number | undefined;
 }) {
-  const expiresAt = opts.expiresInDays === undefined ? null : new Date(Date.now() + opts.expiresInDays * DAY_MS);
+  const expiresAt =
+    opts.expiresInDays === undefined ? null : new Date(Date.now() + opts.expiresInDays * DAY_MS);
   return inTransaction(opts.db, async (tx) => {
     const row = await createAnnouncement(tx, {
       title: opts.title,
@@ -52,5 +53,10 @@ export function adminDeleteAnnouncement(opts: { db: Db; actor: AdminActor; id: n
 /** Every announcement, expired ones included (so they can be found and deleted), newest first. */
 export async function listAllAnnouncements(db: Db, now = new Date()) {
   const rows = await db.select().from(announcements).orderBy(desc(announcements.id)).limit(200);
-  return rows.map((row) => ({ ...announcementView(row), active: row.expiresAt === null || row.expiresAt > now }));
+  return {
+    announcements: rows.map((row) => ({
+      ...announcementView(row),
+      active: row.expiresAt === null || row.expiresAt > now,
+    })),
+  };
 }

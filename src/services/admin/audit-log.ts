@@ -5,7 +5,7 @@ import { auditLog } from '../../db/schema';
 /** The newest `limit` audit entries, newest first. */
 export async function listAuditLog(db: Db, limit: number) {
   const rows = await db.select().from(auditLog).orderBy(desc(auditLog.id)).limit(limit);
-  return rows.map((r) => ({
+  const entries = rows.map((r) => ({
     id: r.id,
     created_at: r.createdAt.toISOString(),
     actor: r.actorLabel,
@@ -16,4 +16,5 @@ export async function listAuditLog(db: Db, limit: number) {
     reason: r.reason,
     details: r.details,
   }));
+  return { entries };
 }

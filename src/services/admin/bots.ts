@@ -11,7 +11,11 @@ import { type AdminActor, inTransaction } from './hierarchy';
 
 // Bot management of API.md §10: create (the API key is shown once), set type, set hourly limit.
 
-export const BOT_TYPE_NAMES = { official: BOT_TYPE.OFFICIAL, verified: BOT_TYPE.VERIFIED, community: BOT_TYPE.COMMUNITY } as const;
+export const BOT_TYPE_NAMES = {
+  official: BOT_TYPE.OFFICIAL,
+  verified: BOT_TYPE.VERIFIED,
+  community: BOT_TYPE.COMMUNITY,
+} as const;
 export type BotTypeName = keyof typeof BOT_TYPE_NAMES;
 
 const typeName = (value: number) =>
@@ -61,7 +65,10 @@ async function updateBot(
   actor: AdminActor,
   botId: number,
   action: string,
-  change: (bot: typeof bots.$inferSelect) => { set: Partial<typeof bots.$inferInsert>; details: Record<string, unknown> },
+  change: (bot: typeof bots.$inferSelect) => {
+    set: Partial<typeof bots.$inferInsert>;
+    details: Record<string, unknown>;
+  },
 ) {
   return inTransaction(db, async (tx) => {
     const [bot] = await tx.select().from(bots).where(eq(bots.id, botId)).limit(1).for('update');

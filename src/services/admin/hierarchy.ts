@@ -23,7 +23,10 @@ export function assertCanActOn(actor: AdminActor, target: Pick<UserRow, 'permiss
 export function assertCanAssign(actor: AdminActor, level: number) {
   const max = maxAssignableLevel(actor.level, actor.kind === 'system');
   if (level > max) {
-    throw new AppError('FORBIDDEN', `You can only assign levels up to ${capitalise(LEVEL_NAMES[max] ?? 'user')}`);
+    throw new AppError(
+      'FORBIDDEN',
+      `You can only assign levels up to ${capitalise(LEVEL_NAMES[max] ?? 'user')}`,
+    );
   }
 }
 

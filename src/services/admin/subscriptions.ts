@@ -25,14 +25,20 @@ export function grantSubscription(opts: {
   days?: number | undefined;
 }) {
   const { tier, days } = opts;
-  if (tier === 'premium' && days === undefined) throw new AppError('BAD_REQUEST', 'days is required for a premium subscription');
+  if (tier === 'premium' && days === undefined)
+    throw new AppError('BAD_REQUEST', 'days is required for a premium subscription');
   return inTransaction(opts.db, async (tx) => {
     // The row lock also serialises two trial grants for one user.
     const user = await lockTargetUser(tx, opts.actor, opts.username);
-    if (tier === 'trial' && (await hadTrial(tx, user.id))) throw new AppError('CONFLICT', 'Trial already granted');
+    if (tier === 'trial' && (await hadTrial(tx, user.id)))
+      throw new AppError('CONFLICT', 'Trial already granted');
     const now = Date.now();
     const expiresAt =
-      tier === 'trial' ? new Date(now + TRIAL_DAYS * DAY_MS) : tier === 'premium' ? new Date(now + days! * DAY_MS) : null;
+      tier === 'trial'
+        ? new Date(now + TRIAL_DAYS * DAY_MS)
+        : tier === 'premium'
+          ? new Date(now + days! * DAY_MS)
+          : null;
     const tierValue = tier === 'trial' ? TIER.TRIAL : tier === 'premium' ? TIER.PREMIUM : TIER.LIFETIME;
     await tx
       .update(users)
@@ -56,7 +62,12 @@ export function grantSubscription(opts: {
 }
 
 /** Back to Basic with no expiry. A revoked trial still counts as granted. */
-export function revokeSubscription(opts: { db: Db; actor: AdminActor; username: string; reason?: string | undefined }) {
+export function revokeSubscription(opts: {
+  db: Db;
+  actor: AdminActor;
+  username: string;
+  reason?: string | undefined;
+}) {
   return inTransaction(opts.db, async (tx) => {
     const user = await lockTargetUser(tx, opts.actor, opts.username);
     await tx

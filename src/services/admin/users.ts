@@ -49,7 +49,9 @@ export function banUser({ db, actor, username, reason }: Action) {
       .set({ state: STATE.BANNED, stateReason: reason ?? null, stateExpiresAt: null, updatedAt: new Date() })
       .where(eq(users.id, user.id));
     const endedSessions = await endUserSessions(tx, user.id);
-    await tx.insert(punishments).values({ userId: user.id, actorUserId: actorId(actor), kind: 'ban', reason });
+    await tx
+      .insert(punishments)
+      .values({ userId: user.id, actorUserId: actorId(actor), kind: 'ban', reason });
     await writeAudit(tx, {
       actor: auditActorOf(actor),
       action: 'user.ban',
@@ -99,7 +101,12 @@ export function timeoutUser({ db, actor, username, reason, minutes }: Action & {
     const expiresAt = new Date(Date.now() + minutes * 60_000);
     await tx
       .update(users)
-      .set({ state: STATE.TIMEOUT, stateReason: reason ?? null, stateExpiresAt: expiresAt, updatedAt: new Date() })
+      .set({
+        state: STATE.TIMEOUT,
+        stateReason: reason ?? null,
+        stateExpiresAt: expiresAt,
+        updatedAt: new Date(),
+      })
       .where(eq(users.id, user.id));
     await tx
       .insert(punishments)
@@ -160,7 +167,10 @@ export function setUserLevel({ db, actor, username, level, reason }: Action & { 
     const action = level > from ? 'user.promote' : level < from ? 'user.demote' : 'user.set_level';
     let endedSessions = 0;
     if (level !== from) {
-      await tx.update(users).set({ permissionLevel: level, updatedAt: new Date() }).where(eq(users.id, user.id));
+      await tx
+        .update(users)
+        .set({ permissionLevel: level, updatedAt: new Date() })
+        .where(eq(users.id, user.id));
       endedSessions = await endUserSessions(tx, user.id);
     }
     await writeAudit(tx, {

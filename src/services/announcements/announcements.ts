@@ -19,7 +19,7 @@ export async function listActiveAnnouncements(db: Db, now = new Date()) {
     .select()
     .from(announcements)
     .where(or(isNull(announcements.expiresAt), gt(announcements.expiresAt, now)))
-    .orderBy(desc(announcements.createdAt))
+    .orderBy(desc(announcements.createdAt), desc(announcements.id))
     .limit(100);
   return rows.map(announcementView);
 }
@@ -33,6 +33,9 @@ export async function createAnnouncement(
 }
 
 export async function deleteAnnouncement(db: Db, id: number) {
-  const rows = await db.delete(announcements).where(and(eq(announcements.id, id))).returning({ id: announcements.id });
+  const rows = await db
+    .delete(announcements)
+    .where(and(eq(announcements.id, id)))
+    .returning({ id: announcements.id });
   if (rows.length === 0) throw new AppError('NOT_FOUND', 'Announcement not found');
 }

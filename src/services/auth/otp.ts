@@ -1,6 +1,7 @@
 import { and, asc, eq, gt, inArray, isNotNull, lt, min, sql } from 'drizzle-orm';
 import { normalizeIp } from '../../core/client-ip';
 import { hmacHex, randomDigits, randomToken, type SecretBox, safeEqual } from '../../core/crypto';
+import type { Env } from '../../core/env';
 import { AppError } from '../../core/errors';
 import type { Db } from '../../db/client';
 import { botUserLinks, loginRequests, users } from '../../db/schema';
@@ -31,10 +32,27 @@ export const OTP_DEFAULTS: OtpConfig = {
   maxAttempts: 5,
 };
 
-export const LOGIN_STATUS = { PENDING: 'pending', DELIVERED: 'delivered', USED: 'used', BURNED: 'burned' } as const;
+export function otpConfigFrom(
+  env: Pick<Env, 'OTP_CODE_TTL_SECONDS' | 'OTP_MAX_PENDING_PER_IP' | 'OTP_MAX_ATTEMPTS'>,
+): OtpConfig {
+  return {
+    codeDigits: OTP_DEFAULTS.codeDigits,
+    codeTtlMs: env.OTP_CODE_TTL_SECONDS * 1000,
+    maxPendingPerIp: env.OTP_MAX_PENDING_PER_IP,
+    maxAttempts: env.OTP_MAX_ATTEMPTS,
+  };
+}
+
+export const LOGIN_STATUS = {
+  PENDING: 'pending',
+  DELIVERED: 'delivered',
+  USED: 'used',
+  BURNED: 'burned',
+} as const;
 const LIVE = [LOGIN_STATUS.PENDING, LOGIN_STATUS.DELIVERED];
 
-export const PENDING_CAP_MESSAGE = 'Too many pending login requests. Please wait for existing codes to expire.';
+export const PENDING_CAP_MESSAGE =
+  'Too many pending login requests. Please wait for existing codes to expire.';
 
 /** Bots fetch at most this many codes per call; the rest follow once these are acknowledged. */
 const PICKUP_LIMIT = 100;
@@ -66,12 +84,18 @@ export async function requestLoginCode(opts: {
 
   // Count and insert under a per-IP lock, so concurrent requests cannot slip past the cap.
   await opts.db.transaction(async (tx) => {
-    await tx.execute(sql`select pg_advisory_xact_lock(${sql.raw(String(PENDING_CAP_LOCK))}, hashtext(${ipHash}::text))`);
+    await tx.execute(
+      sql`select pg_advisory_xact_lock(${sql.raw(String(PENDING_CAP_LOCK))}, hashtext(${ipHash}::text))`,
+    );
     const [pending] = await tx
       .select({ count: sql<number>`count(*)::int`, oldest: min(loginRequests.expiresAt) })
       .from(loginRequests)
       .where(
-        and(eq(loginRequests.ipHash, ipHash), inArray(loginRequests.status, LIVE), gt(loginRequests.expiresAt, now)),
+        and(
+          eq(loginRequests.ipHash, ipHash),
+          inArray(loginRequests.status, LIVE),
+          gt(loginRequests.expiresAt, now),
+        ),
       );
     if (pending && pending.count >= config.maxPendingPerIp) {
       const oldest = pending.oldest ? new Date(pending.oldest).getTime() : expiresAt.getTime();
@@ -93,13 +117,23 @@ export async function requestLoginCode(opts: {
 
 type LoginRequestRow = typeof loginRequests.$inferSelect;
 
-const isSpent = (row: Pick<LoginRequestRow, 'status' | 'expiresAt' | 'attempts'>, config: OtpConfig, now: Date) =>
-  row.status === LOGIN_STATUS.BURNED || row.expiresAt.getTime() <= now.getTime() || row.attempts >= config.maxAttempts;
+const isSpent = (
+  row: Pick<LoginRequestRow, 'status' | 'expiresAt' | 'attempts'>,
+  config: OtpConfig,
+  now: Date,
+) =>
+  row.status === LOGIN_STATUS.BURNED ||
+  row.expiresAt.getTime() <= now.getTime() ||
+  row.attempts >= config.maxAttempts;
 
 /** GET /auth/lookup/{request_id}: burned requests read as expired. */
 export async function lookupLoginRequest(opts: { db: Db; requestId: string; config?: OtpConfig }) {
   const config = opts.config ?? OTP_DEFAULTS;
-  const [row] = await opts.db.select().from(loginRequests).where(eq(loginRequests.id, opts.requestId)).limit(1);
+  const [row] = await opts.db
+    .select()
+    .from(loginRequests)
+    .where(eq(loginRequests.id, opts.requestId))
+    .limit(1);
   if (!row) throw new AppError('NOT_FOUND', 'Login request not found');
   let status: 'pending' | 'delivered' | 'expired' | 'used';
   if (row.status === LOGIN_STATUS.USED) status = 'used';
@@ -168,7 +202,11 @@ export async function verifyLoginCode(opts: {
     .update(loginRequests)
     .set({ status: LOGIN_STATUS.USED, codeEncrypted: null })
     .where(
-      and(eq(loginRequests.id, requestId), inArray(loginRequests.status, LIVE), gt(loginRequests.expiresAt, new Date())),
+      and(
+        eq(loginRequests.id, requestId),
+        inArray(loginRequests.status, LIVE),
+        gt(loginRequests.expiresAt, new Date()),
+      ),
     )
     .returning({ id: loginRequests.id });
   if (!used) throw await refusalFor(db, requestId);
@@ -186,7 +224,11 @@ export async function verifyLoginCode(opts: {
   };
 }
 
-async function settleFailedAttempt(db: Db, row: LoginRequestRow, opts: { refund: boolean; config: OtpConfig }) {
+async function settleFailedAttempt(
+  db: Db,
+  row: LoginRequestRow,
+  opts: { refund: boolean; config: OtpConfig },
+) {
   if (opts.refund) {
     await db
       .update(loginRequests)
@@ -254,7 +296,12 @@ export async function pickupLoginCodes(opts: { db: Db; box: SecretBox; botId: nu
  * POST /bot/login-codes/{request_id}/delivered: only for a request of a user linked to this bot;
  * the encrypted code is wiped. Repeating it for the same bot is harmless.
  */
-export async function markLoginCodeDelivered(opts: { db: Db; botId: number; botName: string; requestId: string }) {
+export async function markLoginCodeDelivered(opts: {
+  db: Db;
+  botId: number;
+  botName: string;
+  requestId: string;
+}) {
   const { db, botId, requestId } = opts;
   const linkedUsers = db
     .select({ userId: botUserLinks.userId })
@@ -286,8 +333,10 @@ export async function markLoginCodeDelivered(opts: { db: Db; botId: number; botN
     .limit(1);
   // Requests of users this bot is not linked to do not exist as far as it can tell.
   if (!current) throw new AppError('NOT_FOUND', 'Login request not found');
-  if (current.status === LOGIN_STATUS.DELIVERED && current.deliveredByBotId === botId) return { success: true as const };
+  if (current.status === LOGIN_STATUS.DELIVERED && current.deliveredByBotId === botId)
+    return { success: true as const };
   if (current.status === LOGIN_STATUS.USED) throw new AppError('CONFLICT', 'Login request already used');
-  if (current.status === LOGIN_STATUS.DELIVERED) throw new AppError('CONFLICT', 'Login code already delivered');
+  if (current.status === LOGIN_STATUS.DELIVERED)
+    throw new AppError('CONFLICT', 'Login code already delivered');
   throw new AppError('CONFLICT', 'Login request expired');
 }

@@ -9,7 +9,13 @@ export type BotRow = typeof bots.$inferSelect;
 /** Creates a bot and returns its X-API-Key once; only the hash is kept. */
 export async function createBot(
   db: Db,
-  opts: { name: string; type?: number; rateLimitPerHour?: number; ownerUserId?: number | null; platform?: string },
+  opts: {
+    name: string;
+    type?: number;
+    rateLimitPerHour?: number;
+    ownerUserId?: number | null;
+    platform?: string;
+  },
 ) {
   const apiKey = `${BOT_KEY_PREFIX}${randomToken(30)}`;
   const [bot] = await db

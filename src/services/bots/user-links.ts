@@ -9,11 +9,12 @@ import { createUser, type UserRow } from '../users/accounts';
 // Advisory-lock namespace (two-int form, apart from the migration lock's single bigint).
 const LINK_LOCK = 7_231_102;
 
-/** One emoji (flags, keycaps, ZWJ sequences and skin tones included). */
-const EMOJI =
-  /^(?=.*[\p{Extended_Pictographic}\p{Regional_Indicator}])[\p{Extended_Pictographic}\p{Emoji_Modifier}\p{Regional_Indicator}\u200d\ufe0f\u20e3#*0-9]{1,32}$/u;
+const segmenter = new Intl.Segmenter('en', { granularity: 'grapheme' });
+const PICTOGRAPHIC = /\p{Extended_Pictographic}|\p{Regional_Indicator}|\u20E3/u;
 
-export const isEmoji = (value: string) => EMOJI.test(value);
+/** One emoji: a single grapheme cluster that is pictographic (flags and keycaps included). */
+export const isEmoji = (value: string) =>
+  value.length <= 32 && [...segmenter.segment(value)].length === 1 && PICTOGRAPHIC.test(value);
 
 export function isHttpUrl(value: string): boolean {
   try {
@@ -24,7 +25,11 @@ export function isHttpUrl(value: string): boolean {
   }
 }
 
-export async function findLinkedUser(opts: { db: Db; botId: number; platformUserId: string }): Promise<UserRow | null> {
+export async function findLinkedUser(opts: {
+  db: Db;
+  botId: number;
+  platformUserId: string;
+}): Promise<UserRow | null> {
   const [row] = await opts.db
     .select({ user: users })
     .from(botUserLinks)
@@ -63,10 +68,16 @@ export async function linkBotUser(opts: {
 
     let user = await createUser(txDb, { username: opts.username });
     if (opts.avatar && isEmoji(opts.avatar)) {
-      const [updated] = await tx.update(users).set({ avatarEmoji: opts.avatar }).where(eq(users.id, user.id)).returning();
+      const [updated] = await tx
+        .update(users)
+        .set({ avatarEmoji: opts.avatar })
+        .where(eq(users.id, user.id))
+        .returning();
       user = updated ?? user;
     }
-    await tx.insert(botUserLinks).values({ botId: opts.botId, userId: user.id, platformUserId: opts.platformUserId });
+    await tx
+      .insert(botUserLinks)
+      .values({ botId: opts.botId, userId: user.id, platformUserId: opts.platformUserId });
     return { user, created: true };
   });
 }

@@ -7,7 +7,16 @@ import { LEVEL } from './policy';
 
 export type UserRow = typeof users.$inferSelect;
 
-const AVATAR_COLORS = ['#3b82f6', '#ef4444', '#10b981', '#f59e0b', '#8b5cf6', '#ec4899', '#14b8a6', '#f97316'];
+const AVATAR_COLORS = [
+  '#3b82f6',
+  '#ef4444',
+  '#10b981',
+  '#f59e0b',
+  '#8b5cf6',
+  '#ec4899',
+  '#14b8a6',
+  '#f97316',
+];
 
 export async function findUserByUsername(db: Db, username: string): Promise<UserRow | null> {
   const [row] = await db
@@ -34,7 +43,8 @@ export async function createUser(
   db: Db,
   opts: { username: string; password?: string | null; level?: number },
 ): Promise<UserRow> {
-  if (await findUserByUsername(db, opts.username)) throw new AppError('CONFLICT', 'Username is already taken');
+  if (await findUserByUsername(db, opts.username))
+    throw new AppError('CONFLICT', 'Username is already taken');
   const passwordHash = opts.password ? await hashPassword(opts.password) : null;
   try {
     const [row] = await db

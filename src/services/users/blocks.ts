@@ -18,7 +18,11 @@ export async function listBlocks(db: Db, opts: { userId: number; limit: number; 
     .limit(opts.limit)
     .offset(opts.offset);
   return {
-    blocked_users: rows.map((r) => ({ id: r.id, username: r.username, blocked_at: r.blockedAt.toISOString() })),
+    blocked_users: rows.map((r) => ({
+      id: r.id,
+      username: r.username,
+      blocked_at: r.blockedAt.toISOString(),
+    })),
   };
 }
 

@@ -7,7 +7,12 @@ import { ownProfile } from './views';
 // Self-service preferences of seed 002 (status, nickname, avatar, anonymous mode). Inputs arrive
 // validated by the router's schemas; each call returns the updated own profile.
 
-type UserUpdate = Partial<Pick<typeof users.$inferInsert, 'status' | 'statusMessage' | 'nickname' | 'avatarColor' | 'avatarEmoji' | 'avatarInitials' | 'anonymous'>>;
+type UserUpdate = Partial<
+  Pick<
+    typeof users.$inferInsert,
+    'status' | 'statusMessage' | 'nickname' | 'avatarColor' | 'avatarEmoji' | 'avatarInitials' | 'anonymous'
+  >
+>;
 
 async function updateOwnUser(db: Db, userId: number, changes: UserUpdate) {
   const [row] = await db
@@ -41,7 +46,12 @@ export async function setNickname(db: Db, opts: { userId: number; nickname: stri
 /** PUT /api/me/avatar: omitted fields keep their value; emoji null or "" clears the emoji. */
 export async function setAvatar(
   db: Db,
-  opts: { userId: number; color?: string | undefined; emoji?: string | null | undefined; initials?: string | undefined },
+  opts: {
+    userId: number;
+    color?: string | undefined;
+    emoji?: string | null | undefined;
+    initials?: string | undefined;
+  },
 ) {
   return updateOwnUser(db, opts.userId, {
     ...(opts.color !== undefined && { avatarColor: opts.color }),

@@ -77,7 +77,10 @@ export async function listSubscriptionHistory(db: Db, opts: { userId: number }) 
 export async function getUserProfile(db: Db, opts: { viewer: Actor | null; id: number }) {
   const user = await requireUser(db, opts.id);
   if (!isAdminViewer(opts.viewer)) return publicProfile(user);
-  return { ...fullProfile(user), subscription_history: await listSubscriptionHistory(db, { userId: user.id }) };
+  return {
+    ...fullProfile(user),
+    subscription_history: await listSubscriptionHistory(db, { userId: user.id }),
+  };
 }
 
 /** `%`, `_` and the escape character itself match literally. */

@@ -5,7 +5,11 @@ type UserRow = typeof users.$inferSelect;
 
 const iso = (d: Date | null) => d?.toISOString() ?? null;
 
-export const avatarOf = (u: UserRow) => ({ color: u.avatarColor, emoji: u.avatarEmoji, initials: u.avatarInitials });
+export const avatarOf = (u: UserRow) => ({
+  color: u.avatarColor,
+  emoji: u.avatarEmoji,
+  initials: u.avatarInitials,
+});
 
 /** GET /users/me/subscription */
 export function subscriptionOf(u: UserRow, now = new Date()) {

@@ -1,0 +1,198 @@
+import type { Command } from 'commander';
+import { LEVEL_NAMES } from '../services/users/policy';
+import { type CommonOptions, type Execute, leaf, parseLevel, parseWholeNumber, plural } from './command-kit';
+import { formatAnnouncements, formatAuditLog, formatHealth } from './format';
+
+// The commands of API.md §10 (binding names), each one call into the admin router.
+
+type Opts = CommonOptions & {
+  reason?: string;
+  password?: string;
+  level?: number;
+  minutes?: number;
+  tier?: 'trial' | 'premium' | 'lifetime';
+  days?: number;
+  type?: 'official' | 'verified' | 'community';
+  rateLimit?: number;
+  owner?: string;
+  title?: string;
+  message?: string;
+  limit?: number;
+};
+
+const levelName = (level: number) => LEVEL_NAMES[level] ?? String(level);
+const until = (iso: string | null) => (iso ? `until ${iso}` : 'with no expiry');
+
+export function registerCommands(program: Command, execute: Execute) {
+  const user = program.command('user').description('User accounts, moderation and permissions');
+
+  leaf(user, 'create <username>', 'Create a user')
+    .option(
+      '--password <password>',
+      'password (at least 8 characters); without it the user signs in with codes',
+    )
+    .option('--level <level>', 'permission level 0 (user), 2 (admin) or 3 (owner)', parseLevel)
+    .action((username: string, o: Opts) =>
+      execute(
+        o,
+        (call) =>
+          call('users', 'create', {
+            username,
+            password: o.password,
+            level: o.level as 0 | 2 | 3 | undefined,
+          }),
+        (u) => `Created user ${u.username} (id ${u.id}, ${levelName(u.permission_level)})`,
+      ),
+    );
+
+  for (const [name, description, done] of [
+    ['ban', 'Ban a user and end all their sessions', 'Banned'],
+    ['unban', 'Lift a ban or timeout', 'Reactivated'],
+    ['warn', 'Warn a user (recorded in their punishments)', 'Warned'],
+    ['delete', 'Delete a user account', 'Deleted'],
+  ] as const) {
+    leaf(user, `${name} <username>`, description)
+      .option('--reason <reason>', 'reason, recorded in the audit log')
+      .action((username: string, o: Opts) =>
+        execute(
+          o,
+          (call) => call('users', name, { username, reason: o.reason }) as Promise<unknown>,
+          () => `${done} ${username}`,
+        ),
+      );
+  }
+
+  leaf(
+    user,
+    'scopes <username> <scopes>',
+    'Set service access scopes (access:* or access:<category>,...)',
+  ).action((username: string, scopes: string, o: Opts) =>
+    execute(
+      o,
+      (call) => call('users', 'setScopes', { username, scopes }),
+      (r) => `${r.user.username} scopes: ${r.user.scopes || '(none)'}`,
+    ),
+  );
+
+  leaf(user, 'timeout <username>', 'Restrict a user for a number of minutes')
+    .requiredOption('--minutes <n>', 'minutes (1 to 525600)', parseWholeNumber)
+    .option('--reason <reason>', 'reason, shown to the user and recorded in the audit log')
+    .action((username: string, o: Opts) =>
+      execute(
+        o,
+        (call) => call('users', 'timeout', { username, minutes: o.minutes!, reason: o.reason }),
+        (r) => `Timed out ${r.user.username} ${until(r.user.state_expires_at)}`,
+      ),
+    );
+
+  for (const name of ['promote', 'demote'] as const) {
+    leaf(user, `${name} <username>`, `${name === 'promote' ? 'Raise' : 'Lower'} a user's permission level`)
+      .requiredOption('--level <level>', 'new level 0 (user), 2 (admin) or 3 (owner)', parseLevel)
+      .option('--reason <reason>', 'reason, recorded in the audit log')
+      .action((username: string, o: Opts) =>
+        execute(
+          o,
+          (call) => call('users', 'setLevel', { username, level: o.level as 0 | 2 | 3, reason: o.reason }),
+          (r) => `${r.user.username} is now ${levelName(r.user.permission_level)}`,
+        ),
+      );
+  }
+
+  const subscription = program.command('subscription').description('Subscription tiers');
+  leaf(subscription, 'grant <username>', 'Grant a subscription (trial: 7 days, once per user)')
+    .requiredOption('--tier <tier>', 'trial, premium or lifetime')
+    .option('--days <n>', 'days of premium (required for premium; trial is always 7)', parseWholeNumber)
+    .action((username: string, o: Opts) =>
+      execute(
+        o,
+        (call) => call('subscriptions', 'grant', { username, tier: o.tier!, days: o.days }),
+        (r) => `${r.user.username}: ${o.tier} ${until(r.subscription.subscription_expires_at)}`,
+      ),
+    );
+  leaf(subscription, 'revoke <username>', 'Return a user to Basic').action((username: string, o: Opts) =>
+    execute(
+      o,
+      (call) => call('subscriptions', 'revoke', { username }),
+      (r) => `${r.user.username}: basic`,
+    ),
+  );
+
+  const bot = program.command('bot').description('Bots');
+  leaf(bot, 'create <name>', 'Create a bot; its API key is printed once')
+    .option('--type <type>', 'official, verified or community (default)')
+    .option('--rate-limit <per-hour>', 'requests per hour', parseWholeNumber)
+    .option('--owner <username>', 'owning user')
+    .action((name: string, o: Opts) =>
+      execute(
+        o,
+        (call) =>
+          call('bots', 'create', { name, type: o.type, rateLimitPerHour: o.rateLimit, owner: o.owner }),
+        (r) => `Created bot ${r.name} (id ${r.id})\nAPI key (shown only now, store it safely): ${r.api_key}`,
+      ),
+    );
+  leaf(bot, 'set-type', 'Set a bot type')
+    .argument('<bot-id>', 'bot id', parseWholeNumber)
+    .argument('<type>', 'official, verified or community')
+    .action((botId: number, type: Opts['type'], o: Opts) =>
+      execute(
+        o,
+        (call) => call('bots', 'setType', { botId, type: type! }),
+        (r) => `Bot ${r.id} (${r.name}) is now ${r.type}`,
+      ),
+    );
+  leaf(bot, 'set-rate-limit', "Set a bot's hourly request limit")
+    .argument('<bot-id>', 'bot id', parseWholeNumber)
+    .argument('<per-hour>', 'requests per hour', parseWholeNumber)
+    .action((botId: number, perHour: number, o: Opts) =>
+      execute(
+        o,
+        (call) => call('bots', 'setRateLimit', { botId, perHour }),
+        (r) => `Bot ${r.id} (${r.name}) may make ${plural(r.rate_limit_per_hour, 'request')} per hour`,
+      ),
+    );
+
+  const invite = program.command('invite').description('Registration invite codes');
+  leaf(invite, 'today', "Print today's registration invite code").action((o: Opts) =>
+    execute(
+      o,
+      (call) => call('invites', 'today', undefined),
+      (r) => `Invite code for ${r.date} (UTC): ${r.code}`,
+    ),
+  );
+
+  const announce = program.command('announce').description('Announcements shown to every user');
+  leaf(announce, 'create', 'Create an announcement')
+    .requiredOption('--title <title>', 'title')
+    .requiredOption('--message <message>', 'text')
+    .option('--days <n>', 'expire after this many days (default: never)', parseWholeNumber)
+    .action((o: Opts) =>
+      execute(
+        o,
+        (call) =>
+          call('announcements', 'create', { title: o.title!, message: o.message!, expiresInDays: o.days }),
+        (r) => `Created announcement ${r.id}: ${r.title} (${until(r.expires_at)})`,
+      ),
+    );
+  leaf(announce, 'delete', 'Delete an announcement')
+    .argument('<id>', 'announcement id', parseWholeNumber)
+    .action((id: number, o: Opts) =>
+      execute(
+        o,
+        (call) => call('announcements', 'delete', { id }),
+        (r) => `Deleted announcement ${r.id}`,
+      ),
+    );
+  leaf(announce, 'list', 'List announcements, expired ones included').action((o: Opts) =>
+    execute(o, (call) => call('announcements', 'list', undefined), formatAnnouncements),
+  );
+
+  leaf(program, 'audit', 'Show the audit log, newest first')
+    .option('--limit <n>', 'entries (default 50, at most 1000)', parseWholeNumber)
+    .action((o: Opts) =>
+      execute(o, (call) => call('audit', 'list', { limit: o.limit ?? 50 }), formatAuditLog),
+    );
+
+  leaf(program, 'health', 'Process, CPU, disk, database and bus health').action((o: Opts) =>
+    execute(o, (call) => call('health', 'system', undefined), formatHealth),
+  );
+}

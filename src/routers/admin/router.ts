@@ -1,0 +1,123 @@
+import { z } from 'zod';
+import {
+  adminCreateAnnouncement,
+  adminDeleteAnnouncement,
+  listAllAnnouncements,
+} from '../../services/admin/announcements';
+import { listAuditLog } from '../../services/admin/audit-log';
+import { adminCreateBot, setBotRateLimit, setBotType } from '../../services/admin/bots';
+import { todaysInviteCode } from '../../services/admin/invites';
+import { grantSubscription, revokeSubscription } from '../../services/admin/subscriptions';
+import { systemHealth } from '../../services/admin/system-health';
+import {
+  adminCreateUser,
+  banUser,
+  deleteUser,
+  setUserLevel,
+  setUserScopes,
+  timeoutUser,
+  unbanUser,
+  warnUser,
+} from '../../services/admin/users';
+import { adminProcedure, router } from '../trpc';
+import {
+  ZAuditListInput,
+  ZCreateAnnouncementInput,
+  ZCreateBotInput,
+  ZCreateUserInput,
+  ZDeleteAnnouncementInput,
+  ZGrantInput,
+  ZRevokeInput,
+  ZSetBotRateLimitInput,
+  ZSetBotTypeInput,
+  ZSetLevelInput,
+  ZSetScopesInput,
+  ZTimeoutInput,
+  ZUserAction,
+} from './schemas';
+
+// The admin surface of API.md §10: typed tRPC for the admin CLI (in-process or through the local
+// admin channel) and for admin tools over /trpc. Not REST, so no openapi meta. Procedures are thin:
+// the services enforce the seed 003 hierarchy and write the audit log.
+
+const users = router({
+  create: adminProcedure
+    .input(ZCreateUserInput)
+    .mutation(({ ctx, input }) => adminCreateUser({ db: ctx.db, actor: ctx.actor, ...input })),
+  ban: adminProcedure
+    .input(ZUserAction)
+    .mutation(({ ctx, input }) => banUser({ db: ctx.db, actor: ctx.actor, ...input })),
+  unban: adminProcedure
+    .input(ZUserAction)
+    .mutation(({ ctx, input }) => unbanUser({ db: ctx.db, actor: ctx.actor, ...input })),
+  warn: adminProcedure
+    .input(ZUserAction)
+    .mutation(({ ctx, input }) => warnUser({ db: ctx.db, actor: ctx.actor, ...input })),
+  timeout: adminProcedure
+    .input(ZTimeoutInput)
+    .mutation(({ ctx, input }) => timeoutUser({ db: ctx.db, actor: ctx.actor, ...input })),
+  delete: adminProcedure
+    .input(ZUserAction)
+    .mutation(({ ctx, input }) => deleteUser({ db: ctx.db, actor: ctx.actor, ...input })),
+  setScopes: adminProcedure
+    .input(ZSetScopesInput)
+    .mutation(({ ctx, input }) => setUserScopes({ db: ctx.db, actor: ctx.actor, ...input })),
+  setLevel: adminProcedure
+    .input(ZSetLevelInput)
+    .mutation(({ ctx, input }) => setUserLevel({ db: ctx.db, actor: ctx.actor, ...input })),
+});
+
+const subscriptions = router({
+  grant: adminProcedure
+    .input(ZGrantInput)
+    .mutation(({ ctx, input }) => grantSubscription({ db: ctx.db, actor: ctx.actor, ...input })),
+  revoke: adminProcedure
+    .input(ZRevokeInput)
+    .mutation(({ ctx, input }) => revokeSubscription({ db: ctx.db, actor: ctx.actor, ...input })),
+});
+
+const bots = router({
+  create: adminProcedure
+    .input(ZCreateBotInput)
+    .mutation(({ ctx, input }) => adminCreateBot({ db: ctx.db, actor: ctx.actor, ...input })),
+  setType: adminProcedure
+    .input(ZSetBotTypeInput)
+    .mutation(({ ctx, input }) => setBotType({ db: ctx.db, actor: ctx.actor, ...input })),
+  setRateLimit: adminProcedure
+    .input(ZSetBotRateLimitInput)
+    .mutation(({ ctx, input }) => setBotRateLimit({ db: ctx.db, actor: ctx.actor, ...input })),
+});
+
+const announcements = router({
+  create: adminProcedure
+    .input(ZCreateAnnouncementInput)
+    .mutation(({ ctx, input }) => adminCreateAnnouncement({ db: ctx.db, actor: ctx.actor, ...input })),
+  delete: adminProcedure
+    .input(ZDeleteAnnouncementInput)
+    .mutation(({ ctx, input }) => adminDeleteAnnouncement({ db: ctx.db, actor: ctx.actor, ...input })),
+  list: adminProcedure.input(z.void()).query(({ ctx }) => listAllAnnouncements(ctx.db)),
+});
+
+export const adminRouter = router({
+  users,
+  subscriptions,
+  bots,
+  announcements,
+  invites: router({
+    today: adminProcedure
+      .input(z.void())
+      .query(({ ctx }) => todaysInviteCode({ db: ctx.db, actor: ctx.actor, secretKey: ctx.deps.secretKey })),
+  }),
+  audit: router({
+    list: adminProcedure.input(ZAuditListInput).query(({ ctx, input }) => listAuditLog(ctx.db, input.limit)),
+  }),
+  health: router({
+    system: adminProcedure
+      .input(z.void())
+      .query(({ ctx }) =>
+        systemHealth({ database: ctx.deps.database, bus: ctx.deps.bus, dataDir: ctx.deps.env.DATA_DIR }),
+      ),
+  }),
+});
+
+export type AdminRouter = typeof adminRouter;

@@ -1,0 +1,88 @@
+import { z } from 'zod';
+import { markLoginCodeDelivered, pickupLoginCodes } from '../../services/auth/otp';
+import { isEmoji, isHttpUrl, linkBotUser } from '../../services/bots/user-links';
+import { publicProfile } from '../../services/users/views';
+import { ZIsoDate, ZSuccess, ZUsername } from '../fields';
+import { botProcedure, router } from '../trpc';
+import { ZPublicProfile } from '../users/schemas';
+
+// The bot API of API.md §2 (X-API-Key, tier BOT): login-code delivery and linked users.
+
+const tags = ['Bot API'];
+
+const ZLoginCode = z.object({
+  request_id: z.string(),
+  user_id: z.number().int(),
+  platform_user_id: z.string(),
+  username: z.string(),
+  code: z.string(),
+  expires_at: ZIsoDate,
+});
+
+export const botRouter = router({
+  loginCodes: botProcedure
+    .meta({
+      openapi: {
+        method: 'GET',
+        path: '/bot/login-codes',
+        tags,
+        summary: 'Pending login codes of users linked to this bot',
+      },
+    })
+    .input(z.void())
+    .output(z.object({ codes: z.array(ZLoginCode) }))
+    .query(({ ctx }) => pickupLoginCodes({ db: ctx.db, box: ctx.deps.secretBox, botId: ctx.actor.botId })),
+
+  markDelivered: botProcedure
+    .meta({
+      openapi: {
+        method: 'POST',
+        path: '/bot/login-codes/{request_id}/delivered',
+        tags,
+        summary: 'Acknowledge that a login code reached its user',
+      },
+    })
+    .input(z.object({ request_id: z.string().trim().min(1).max(64) }))
+    .output(ZSuccess)
+    .mutation(({ ctx, input }) =>
+      markLoginCodeDelivered({
+        db: ctx.db,
+        botId: ctx.actor.botId,
+        botName: ctx.actor.name,
+        requestId: input.request_id,
+      }),
+    ),
+
+  linkUser: botProcedure
+    .meta({
+      openapi: {
+        method: 'POST',
+        path: '/bot/users',
+        tags,
+        summary: "Create (or return) the Portal user linked to an identity on the bot's platform",
+      },
+    })
+    .input(
+      z.object({
+        platform_user_id: z.string().trim().min(1).max(128),
+        username: ZUsername,
+        avatar: z
+          .string()
+          .trim()
+          .max(500)
+          .refine((v) => isHttpUrl(v) || isEmoji(v), 'avatar must be an http(s) URL or an emoji')
+          .optional(),
+      }),
+    )
+    .output(z.object({ user: ZPublicProfile, created: z.boolean() }))
+    .mutation(async ({ ctx, input }) => {
+      const { user, created } = await linkBotUser({
+        db: ctx.db,
+        botId: ctx.actor.botId,
+        platformUserId: input.platform_user_id,
+        username: input.username,
+        avatar: input.avatar,
+      });
+      return { user: publicProfile(user), created };
+    }),
+});
