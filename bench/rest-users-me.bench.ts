@@ -13,6 +13,7 @@ const seconds = isQuick ? 3 : 8;
 const secretText = randomBytes(32).toString('hex');
 
 const portal = await startProcess('src/main.ts', {
+  ...(process.env.BENCH_DATABASE_URL && { DATABASE_URL: process.env.BENCH_DATABASE_URL }),
   PORTAL_SECRET_KEY: secretText,
   RATE_LIMIT_HEALTH: '100000000',
   RATE_LIMIT_AUTH: '100000000',

@@ -45,11 +45,11 @@ const ownProfile = authedProcedure.input(z.void()).output(ZOwnProfile);
 export const usersRouter = router({
   me: ownProfile
     .meta({ openapi: { method: 'GET', path: '/users/me', tags, summary: 'Own profile' } })
-    .query(({ ctx }) => getOwnProfile(ctx.db, { userId: ctx.actor.userId })),
+    .query(({ ctx }) => getOwnProfile(ctx.db, { userId: ctx.actor.userId, loaded: ctx.auth.userRow })),
 
   apiMe: ownProfile
     .meta({ openapi: { method: 'GET', path: '/api/me', tags, summary: 'Own profile (seed 002 path)' } })
-    .query(({ ctx }) => getOwnProfile(ctx.db, { userId: ctx.actor.userId })),
+    .query(({ ctx }) => getOwnProfile(ctx.db, { userId: ctx.actor.userId, loaded: ctx.auth.userRow })),
 
   subscription: authedProcedure
     .meta({ openapi: { method: 'GET', path: '/users/me/subscription', tags, summary: 'Own subscription' } })

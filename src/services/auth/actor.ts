@@ -1,3 +1,4 @@
+import type { users } from '../../db/schema';
 import type { AuditActor } from '../audit/audit';
 import { LEVEL } from '../users/policy';
 
@@ -49,4 +50,6 @@ export type AuthState = {
   actor: Actor | null;
   /** Rate-limit subject: `ip:<addr>`, or `key:<hash>` once an API key authenticated. */
   rateSubject: string;
+  /** The user row read together with the credential in this request (saves a second query). */
+  userRow?: typeof users.$inferSelect;
 };

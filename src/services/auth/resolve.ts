@@ -88,6 +88,7 @@ export async function resolveCredentials(db: Db, secretKey: Buffer, creds: Crede
       return {
         actor: toUserActor(found.user, 'api_key', { keyScopes: found.key.scopes }),
         rateSubject: `key:${found.key.keyHash.slice(0, 32)}`,
+        userRow: found.user,
       };
     }
     // Opaque session tokens are base64url without dots, so a JWT costs no wasted lookup.
@@ -99,6 +100,7 @@ export async function resolveCredentials(db: Db, secretKey: Buffer, creds: Crede
     return {
       actor: toUserActor(found.user, found.via, { sessionId: found.session.id }),
       rateSubject: anonymous.rateSubject,
+      userRow: found.user,
     };
   }
 
@@ -109,6 +111,7 @@ export async function resolveCredentials(db: Db, secretKey: Buffer, creds: Crede
     return {
       actor: toUserActor(found.user, 'session', { sessionId: found.session.id }),
       rateSubject: anonymous.rateSubject,
+      userRow: found.user,
     };
   }
   return anonymous;

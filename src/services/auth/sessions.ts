@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createSecretKey, type KeyObject, randomBytes } from 'node:crypto';
 import { and, desc, eq, gt, ne } from 'drizzle-orm';
 import { jwtVerify, SignJWT } from 'jose';
 import { hmacHex, randomToken, sha256Hex } from '../../core/crypto';
@@ -12,7 +12,16 @@ export type SessionRow = typeof sessions.$inferSelect;
 
 export const SESSION_COOKIE = 'portal_session';
 
-const jwtKey = (secretKey: Buffer) => Buffer.from(hmacHex(secretKey, 'jwt-signing-key', 'v1'), 'hex');
+// Derived once per secret key: deriving and importing it on every request doubled the JWT cost.
+const jwtKeys = new WeakMap<Buffer, KeyObject>();
+function jwtKey(secretKey: Buffer): KeyObject {
+  let key = jwtKeys.get(secretKey);
+  if (!key) {
+    key = createSecretKey(Buffer.from(hmacHex(secretKey, 'jwt-signing-key', 'v1'), 'hex'));
+    jwtKeys.set(secretKey, key);
+  }
+  return key;
+}
 
 export type NewSession = { token: string; session: SessionRow; jwt: string };
 

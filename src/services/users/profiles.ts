@@ -2,15 +2,19 @@ import { and, asc, count, desc, eq, like, lt, or, type SQL, sql } from 'drizzle-
 import type { Db } from '../../db/client';
 import { auditLog, punishments, users } from '../../db/schema';
 import type { Actor, UserActor } from '../auth/actor';
-import { requireUser } from './accounts';
+import { requireUser, type UserRow } from './accounts';
 import { LEVEL } from './policy';
 import { fullProfile, ownProfile, publicProfile, subscriptionOf } from './views';
 
 export type Page = { limit: number; offset: number };
 
-/** GET /users/me and GET /api/me: reloaded from the row, so changes show at once. */
-export async function getOwnProfile(db: Db, opts: { userId: number }) {
-  return ownProfile(await requireUser(db, opts.userId));
+/**
+ * GET /users/me and GET /api/me. The row read with the caller's credential in this same request
+ * is current, so it is used when given instead of a second query.
+ */
+export async function getOwnProfile(db: Db, opts: { userId: number; loaded?: UserRow | undefined }) {
+  const row = opts.loaded?.id === opts.userId ? opts.loaded : await requireUser(db, opts.userId);
+  return ownProfile(row);
 }
 
 /** GET /users/me/subscription */
