@@ -5,8 +5,8 @@ export default defineConfig({
     include: ['tests/**/*.test.ts'],
     environment: 'node',
     pool: 'forks',
-    testTimeout: 30_000,
-    hookTimeout: 60_000,
+    testTimeout: 60_000,
+    hookTimeout: 120_000,
     // Servers spawned by e2e tests and PGlite instances are heavy; two cores on CI machines.
     maxWorkers: 2,
     env: { LOG_LEVEL: 'silent' },

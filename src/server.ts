@@ -13,6 +13,7 @@ import { loadSecretKey } from './core/secret-key';
 import { readPackageVersion, readSourceHash } from './core/source-hash';
 import { openDatabase } from './db/client';
 import type { AppDeps } from './deps';
+import { registerPortalHub } from './realtime/portal/hub';
 import { CloseCode } from './realtime/protocol';
 import { createTransport } from './realtime/transport';
 import type { RealtimeTransport } from './realtime/types';
@@ -111,6 +112,8 @@ export async function startServer(env: Env, opts: StartOptions = {}): Promise<Ru
       log,
     });
     transport.attach(http);
+    const portalHub = await registerPortalHub({ transport, deps });
+    cleanups.unshift(() => portalHub.close());
     const wsPort = await transport.listen();
 
     await new Promise<void>((ok, fail) => {

@@ -6,7 +6,15 @@ import { fileURLToPath } from 'node:url';
 
 export const root = fileURLToPath(new URL('../..', import.meta.url));
 
-export type Proc = { proc: ChildProcess; url: string; stop(): Promise<void> };
+/** `dataDir` is the process's DATA_DIR, so the admin CLI can reach it through `admin.sock`. */
+export type Proc = {
+  proc: ChildProcess;
+  url: string;
+  dataDir: string;
+  /** The JSON line the process printed when it was ready (Portal's has `ws_port`). */
+  ready: Record<string, unknown>;
+  stop(): Promise<void>;
+};
 
 /**
  * Starts a TypeScript entry as its own process and waits for the JSON line `{"msg":"...listening","url":...}`
@@ -16,9 +24,10 @@ export function startProcess(
   entry: string,
   env: Record<string, string> = {},
   readyMsg = 'portal listening',
+  nodeArgs: string[] = [],
 ): Promise<Proc> {
   const dataDir = mkdtempSync(join(tmpdir(), 'portal-bench-'));
-  const proc = spawn(process.execPath, ['--import', 'tsx', entry], {
+  const proc = spawn(process.execPath, ['--import', 'tsx', ...nodeArgs, entry], {
     cwd: root,
     env: {
       PATH: process.env.PATH,
@@ -40,7 +49,7 @@ export function startProcess(
       buf += d.toString();
       for (const line of buf.split('\n')) {
         try {
-          const entry = JSON.parse(line) as { msg?: string; url?: string };
+          const entry = JSON.parse(line) as { msg?: string; url?: string } & Record<string, unknown>;
           if (entry.msg === readyMsg && entry.url) {
             ready = true;
             // Stop reading logs into memory; drain them so the child never blocks on a full pipe.
@@ -49,6 +58,8 @@ export function startProcess(
             resolve({
               proc,
               url: entry.url,
+              dataDir,
+              ready: entry,
               stop: () =>
                 new Promise((ok) => {
                   proc.once('exit', () => {

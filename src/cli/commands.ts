@@ -17,6 +17,7 @@ type Opts = CommonOptions & {
   owner?: string;
   title?: string;
   message?: string;
+  link?: string;
   limit?: number;
 };
 
@@ -185,6 +186,30 @@ export function registerCommands(program: Command, execute: Execute) {
   leaf(announce, 'list', 'List announcements, expired ones included').action((o: Opts) =>
     execute(o, (call) => call('announcements', 'list', undefined), formatAnnouncements),
   );
+
+  leaf(program, 'notify <username>', 'Send a notification (type admin) to one user')
+    .requiredOption('--title <title>', 'title (at most 200 characters)')
+    .requiredOption('--message <message>', 'text (at most 4000 characters)')
+    .option('--link <link>', 'a path of this site (/...) or an http(s) URL')
+    .action((username: string, o: Opts) =>
+      execute(
+        o,
+        (call) =>
+          call('notifications', 'notify', { username, title: o.title!, message: o.message!, link: o.link }),
+        () => `Notified ${username}`,
+      ),
+    );
+  leaf(program, 'broadcast', 'Send a notification (type admin) to every user')
+    .requiredOption('--title <title>', 'title (at most 200 characters)')
+    .requiredOption('--message <message>', 'text (at most 4000 characters)')
+    .option('--link <link>', 'a path of this site (/...) or an http(s) URL')
+    .action((o: Opts) =>
+      execute(
+        o,
+        (call) => call('notifications', 'broadcast', { title: o.title!, message: o.message!, link: o.link }),
+        (r) => `Notified ${plural(r.count, 'user')}`,
+      ),
+    );
 
   leaf(program, 'audit', 'Show the audit log, newest first')
     .option('--limit <n>', 'entries (default 50, at most 1000)', parseWholeNumber)

@@ -73,6 +73,9 @@ const ZEnv = z.object({
   OTP_MAX_PENDING_PER_IP: int(1, 1000).default(5),
   OTP_MAX_ATTEMPTS: int(1, 100).default(5),
 
+  // Public statistics (GET /statistics/*) are recomputed at most this often; 0 disables the cache.
+  STATS_CACHE_SECONDS: int(0, 3600).default(10),
+
   MAX_BODY_BYTES: int(1024, 64 * 1024 * 1024).default(1024 * 1024),
   SHUTDOWN_TIMEOUT_MS: int(100, 600_000).default(10_000),
 });

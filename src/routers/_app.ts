@@ -1,9 +1,12 @@
 import { adminRouter } from './admin/router';
 import { authRouter } from './auth/router';
 import { botRouter } from './bot/router';
+import { botsRouter } from './bots/router';
 import { healthRouter } from './health/router';
 import { keysRouter } from './keys/router';
+import { notificationsRouter } from './notifications/router';
 import { sessionsRouter } from './sessions/router';
+import { statisticsRouter, statsRouter } from './stats/router';
 import { createCallerFactory, router } from './trpc';
 import { twoFactorRouter } from './two-factor/router';
 import { usersRouter } from './users/router';
@@ -13,10 +16,14 @@ export const appRouter = router({
   users: usersRouter,
   auth: authRouter,
   bot: botRouter,
+  bots: botsRouter,
+  statistics: statisticsRouter,
+  stats: statsRouter,
   admin: adminRouter,
   sessions: sessionsRouter,
   keys: keysRouter,
   twoFactor: twoFactorRouter,
+  notifications: notificationsRouter,
 });
 
 /** What typed TS clients import: `createTRPCClient<AppRouter>`. */

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { CreateExpressContextOptions } from '@trpc/server/adapters/express';
+import type { RateLimitResult } from '../core/rate-limit';
 import type { AppDeps } from '../deps';
 import type { Actor, AuthState } from '../services/auth/actor';
 import { SESSION_COOKIE } from '../services/auth/sessions';
@@ -20,6 +21,8 @@ export type ContextInput = {
   setHeader?: (name: string, value: string) => void;
   /** The session cookie (HTTP only); other transports ignore it. */
   sessionCookie?: SessionCookie;
+  /** The tier result the HTTP rate limiter counted this request against (reported in X-RateLimit-*). */
+  rateLimit?: RateLimitResult;
 };
 
 export type SessionCookie = { set(token: string, expiresAt: Date): void; clear(): void };
@@ -43,6 +46,7 @@ export function createContextInner(input: ContextInput) {
     setHeader: input.setHeader ?? (() => {}),
     sessionCookie: input.sessionCookie ?? noCookie,
     userAgent: headerText(input.headers?.['user-agent']),
+    rateLimit: input.rateLimit,
   };
 }
 
@@ -57,6 +61,7 @@ export const createExpressContext =
       correlationId: res.locals.correlationId as string | undefined,
       headers: req.headers,
       auth: res.locals.auth as AuthState | undefined,
+      rateLimit: res.locals.rateLimit as RateLimitResult | undefined,
       setHeader: (name, value) => {
         if (!res.headersSent) res.setHeader(name, value);
       },

@@ -19,5 +19,8 @@ export const ZIsoDate = z.string().describe('ISO 8601 UTC');
 
 export const ZSuccess = z.object({ success: z.literal(true) });
 
+/** Ids are PostgreSQL integers: anything larger can only be a 404, so it is refused as invalid. */
+export const MAX_ID = 2_147_483_647;
+
 /** Path ids arrive as strings over REST. */
-export const ZId = z.coerce.number().int().positive();
+export const ZId = z.coerce.number().int().positive().max(MAX_ID);

@@ -1,7 +1,7 @@
 import { initTRPC } from '@trpc/server';
 import type { OpenApiMeta } from 'trpc-to-openapi';
 import { AppError, describeError } from '../core/errors';
-import type { RateTier } from '../core/rate-limit';
+import { type RateLimitResult, type RateTier, rateLimitHeaders, tighter } from '../core/rate-limit';
 import { keyAllows } from '../services/auth/api-keys';
 import { LEVEL, STATE } from '../services/users/policy';
 import type { Context } from './context';
@@ -68,10 +68,33 @@ export const authedProcedure = base.meta({ rateTier: 'AUTH' }).use(({ ctx, next 
   return next({ ctx: { ...ctx, actor } });
 });
 
-/** A bot authenticated by X-API-Key. */
-export const botProcedure = base.meta({ rateTier: 'BOT' }).use(({ ctx, next }) => {
+const HOUR_MS = 3_600_000;
+
+/**
+ * A bot authenticated by X-API-Key, within its own `rate_limit_per_hour` on top of the BOT tier
+ * (API.md §0); X-RateLimit-* then report whichever of the two is tighter.
+ */
+export const botProcedure = base.meta({ rateTier: 'BOT' }).use(async ({ ctx, next }) => {
   const actor = ctx.auth.actor;
   if (actor?.kind !== 'bot') throw new AppError('UNAUTHORIZED');
+  let hourly: RateLimitResult;
+  try {
+    hourly = await ctx.deps.rateLimiter.checkCustom(
+      'bot-hour',
+      `bot:${actor.botId}`,
+      actor.rateLimitPerHour,
+      HOUR_MS,
+    );
+  } catch (err) {
+    // As for the tiers: an unreachable counter store (Redis) serves rather than fails every call.
+    ctx.log.warn({ err }, 'rate limiter unavailable');
+    return next({ ctx: { ...ctx, actor } });
+  }
+  const shown = ctx.rateLimit ? tighter(ctx.rateLimit, hourly) : hourly;
+  for (const [name, value] of Object.entries(rateLimitHeaders(shown))) ctx.setHeader(name, value);
+  if (!hourly.allowed) {
+    throw new AppError('TOO_MANY_REQUESTS', undefined, { retry_after: hourly.retryAfterSeconds });
+  }
   return next({ ctx: { ...ctx, actor } });
 });
 

@@ -39,7 +39,7 @@ export function spawnServer(
     const timer = setTimeout(() => {
       proc.kill('SIGKILL');
       reject(new Error(`server did not start in time; stderr: ${stderr}`));
-    }, opts.timeoutMs ?? 30_000);
+    }, opts.timeoutMs ?? 60_000);
     proc.stderr!.on('data', (d: Buffer) => {
       stderr += d.toString();
     });

@@ -1,6 +1,8 @@
 // Every table group of the drizzle schema; drizzle-kit reads this file to generate migrations.
 export * from './audit';
 export * from './auth';
+export * from './bot-activity';
 export * from './bots';
+export * from './notifications';
 export * from './settings';
 export * from './users';

@@ -19,14 +19,17 @@ import {
   unbanUser,
   warnUser,
 } from '../../services/admin/users';
+import { adminBroadcast, adminNotifyUser } from '../../services/notifications/admin';
 import { adminProcedure, router } from '../trpc';
 import {
   ZAuditListInput,
+  ZBroadcastInput,
   ZCreateAnnouncementInput,
   ZCreateBotInput,
   ZCreateUserInput,
   ZDeleteAnnouncementInput,
   ZGrantInput,
+  ZNotifyUserInput,
   ZRevokeInput,
   ZSetBotRateLimitInput,
   ZSetBotTypeInput,
@@ -46,16 +49,22 @@ const users = router({
     .mutation(({ ctx, input }) => adminCreateUser({ db: ctx.db, actor: ctx.actor, ...input })),
   ban: adminProcedure
     .input(ZUserAction)
-    .mutation(({ ctx, input }) => banUser({ db: ctx.db, actor: ctx.actor, ...input })),
+    .mutation(({ ctx, input }) =>
+      banUser({ db: ctx.db, bus: ctx.deps.bus, log: ctx.log, actor: ctx.actor, ...input }),
+    ),
   unban: adminProcedure
     .input(ZUserAction)
     .mutation(({ ctx, input }) => unbanUser({ db: ctx.db, actor: ctx.actor, ...input })),
   warn: adminProcedure
     .input(ZUserAction)
-    .mutation(({ ctx, input }) => warnUser({ db: ctx.db, actor: ctx.actor, ...input })),
+    .mutation(({ ctx, input }) =>
+      warnUser({ db: ctx.db, bus: ctx.deps.bus, log: ctx.log, actor: ctx.actor, ...input }),
+    ),
   timeout: adminProcedure
     .input(ZTimeoutInput)
-    .mutation(({ ctx, input }) => timeoutUser({ db: ctx.db, actor: ctx.actor, ...input })),
+    .mutation(({ ctx, input }) =>
+      timeoutUser({ db: ctx.db, bus: ctx.deps.bus, log: ctx.log, actor: ctx.actor, ...input }),
+    ),
   delete: adminProcedure
     .input(ZUserAction)
     .mutation(({ ctx, input }) => deleteUser({ db: ctx.db, actor: ctx.actor, ...input })),
@@ -91,11 +100,26 @@ const bots = router({
 const announcements = router({
   create: adminProcedure
     .input(ZCreateAnnouncementInput)
-    .mutation(({ ctx, input }) => adminCreateAnnouncement({ db: ctx.db, actor: ctx.actor, ...input })),
+    .mutation(({ ctx, input }) =>
+      adminCreateAnnouncement({ db: ctx.db, bus: ctx.deps.bus, log: ctx.log, actor: ctx.actor, ...input }),
+    ),
   delete: adminProcedure
     .input(ZDeleteAnnouncementInput)
     .mutation(({ ctx, input }) => adminDeleteAnnouncement({ db: ctx.db, actor: ctx.actor, ...input })),
   list: adminProcedure.input(z.void()).query(({ ctx }) => listAllAnnouncements(ctx.db)),
+});
+
+const notifications = router({
+  notify: adminProcedure
+    .input(ZNotifyUserInput)
+    .mutation(({ ctx, input }) =>
+      adminNotifyUser({ db: ctx.db, bus: ctx.deps.bus, log: ctx.log, actor: ctx.actor, ...input }),
+    ),
+  broadcast: adminProcedure
+    .input(ZBroadcastInput)
+    .mutation(({ ctx, input }) =>
+      adminBroadcast({ db: ctx.db, bus: ctx.deps.bus, log: ctx.log, actor: ctx.actor, ...input }),
+    ),
 });
 
 export const adminRouter = router({
@@ -103,6 +127,7 @@ export const adminRouter = router({
   subscriptions,
   bots,
   announcements,
+  notifications,
   invites: router({
     today: adminProcedure
       .input(z.void())

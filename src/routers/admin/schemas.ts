@@ -1,4 +1,9 @@
 import { z } from 'zod';
+import {
+  ZNotificationLink,
+  ZNotificationMessage,
+  ZNotificationTitle,
+} from '../../services/notifications/types';
 import { ZDisplayName, ZPassword, ZUsername } from '../fields';
 
 // Inputs of the admin router (API.md §10). Not REST: no openapi meta, typed tRPC and the CLI only.
@@ -73,6 +78,16 @@ export const ZCreateAnnouncementInput = z.object({
 });
 
 export const ZDeleteAnnouncementInput = z.object({ id: z.number().int().positive() });
+
+/** `broadcast`: type `admin` to every user (API.md §10). */
+export const ZBroadcastInput = z.object({
+  title: ZNotificationTitle,
+  message: ZNotificationMessage,
+  link: ZNotificationLink.optional(),
+});
+
+/** `notify <username>`: type `admin` to one user. */
+export const ZNotifyUserInput = ZBroadcastInput.extend({ username: ZTarget });
 
 export const ZAuditListInput = z
   .object({ limit: z.number().int().min(1).max(1000).default(50) })

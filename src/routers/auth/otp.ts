@@ -82,6 +82,8 @@ export const otpProcedures = {
     .output(z.object({ user: ZOwnProfile, token: z.string(), expires_at: ZIsoDate }))
     .mutation(async ({ ctx, input }) => {
       const result = await verifyLoginCode({
+        bus: ctx.deps.bus,
+        log: ctx.log,
         config: otpConfigFrom(ctx.deps.env),
         db: ctx.db,
         secretKey: ctx.deps.secretKey,

@@ -32,13 +32,17 @@ export const passwordProcedures = {
       }),
     )
     .mutation(async ({ ctx, input }) => {
-      const { user, jwt, token, session } = await signInWithPassword(ctx.db, ctx.deps, {
-        username: input.username,
-        password: input.password,
-        totpCode: input.totp_code,
-        ip: ctx.ip,
-        userAgent: ctx.userAgent,
-      });
+      const { user, jwt, token, session } = await signInWithPassword(
+        ctx.db,
+        { ...ctx.deps, log: ctx.log },
+        {
+          username: input.username,
+          password: input.password,
+          totpCode: input.totp_code,
+          ip: ctx.ip,
+          userAgent: ctx.userAgent,
+        },
+      );
       ctx.sessionCookie.set(token, session.expiresAt);
       return {
         token: jwt,
@@ -82,6 +86,8 @@ export const passwordProcedures = {
     .output(ZSuccess.extend({ ended_sessions: z.number() }))
     .mutation(async ({ ctx, input }) => {
       const { endedSessions } = await changePassword(ctx.db, {
+        bus: ctx.deps.bus,
+        log: ctx.log,
         userId: ctx.actor.userId,
         currentPassword: input.current_password,
         newPassword: input.new_password,

@@ -6,6 +6,7 @@ import {
   revokeApiKey,
   toApiKeyView,
 } from '../../services/auth/api-keys';
+import { notifySecurity, securityNotice } from '../../services/notifications/security';
 import { ZDisplayName, ZId, ZSuccess } from '../fields';
 import { authedProcedure, router } from '../trpc';
 
@@ -63,6 +64,11 @@ export const keysRouter = router({
         scopes: input.scopes,
         expiresInDays: input.expires_in_days,
       });
+      await notifySecurity(
+        { db: ctx.db, bus: ctx.deps.bus, log: ctx.log },
+        ctx.actor.userId,
+        securityNotice.apiKeyCreated({ id: row.id, name: row.name, prefix: row.keyPrefix }),
+      );
       return {
         id: row.id,
         name: row.name,

@@ -41,7 +41,12 @@ export const twoFactorRouter = router({
     })
     .input(ZCode)
     .output(z.object({ enabled: z.literal(true), backup_codes: z.array(z.string()) }))
-    .mutation(({ ctx, input }) => enableTwoFactor(ctx.db, ctx.deps.secretBox, ctx.actor.userId, input.code)),
+    .mutation(({ ctx, input }) =>
+      enableTwoFactor(ctx.db, ctx.deps.secretBox, ctx.actor.userId, input.code, {
+        bus: ctx.deps.bus,
+        log: ctx.log,
+      }),
+    ),
 
   disable: authedProcedure
     .meta({
@@ -54,5 +59,10 @@ export const twoFactorRouter = router({
     })
     .input(ZCode)
     .output(z.object({ enabled: z.literal(false) }))
-    .mutation(({ ctx, input }) => disableTwoFactor(ctx.db, ctx.deps.secretBox, ctx.actor.userId, input.code)),
+    .mutation(({ ctx, input }) =>
+      disableTwoFactor(ctx.db, ctx.deps.secretBox, ctx.actor.userId, input.code, {
+        bus: ctx.deps.bus,
+        log: ctx.log,
+      }),
+    ),
 });

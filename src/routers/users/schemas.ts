@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ZIsoDate } from '../fields';
+import { MAX_ID, ZIsoDate } from '../fields';
 
 // Inputs and outputs of the users router (API.md §1 "Users"); output shapes mirror
 // services/users/views.ts so the REST layer documents exactly what the views produce.
@@ -122,7 +122,7 @@ const offsetField = () => integer().min(0).default(0);
 const text = () => z.string(typed('a string'));
 
 /** A path id (REST sends strings). */
-const ZPathId = integer().min(1);
+const ZPathId = integer().min(1).max(MAX_ID);
 
 export const ZPageInput = z.object({ limit: limitField(100, 50), offset: offsetField() });
 

@@ -4,22 +4,29 @@ import { announcements } from '../../db/schema';
 import { announcementView, createAnnouncement, deleteAnnouncement } from '../announcements/announcements';
 import { writeAudit } from '../audit/audit';
 import { auditActorOf } from '../auth/actor';
+import { type PushDeps, prepareNotification } from '../notifications/notify';
 import { type AdminActor, inTransaction } from './hierarchy';
 
 // Announcements shown by GET /announcements; admins create and delete them (API.md §10).
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
-export function adminCreateAnnouncement(opts: {
-  db: Db;
-  actor: AdminActor;
-  title: string;
-  message: string;
-  expiresInDays?: number | undefined;
-}) {
+/**
+ * Also an `announcement` notification to every user (API.md §4), written in the same transaction
+ * as the announcement and pushed once it has committed.
+ */
+export async function adminCreateAnnouncement(
+  opts: PushDeps & {
+    db: Db;
+    actor: AdminActor;
+    title: string;
+    message: string;
+    expiresInDays?: number | undefined;
+  },
+) {
   const expiresAt =
     opts.expiresInDays === undefined ? null : new Date(Date.now() + opts.expiresInDays * DAY_MS);
-  return inTransaction(opts.db, async (tx) => {
+  const { view, notice } = await inTransaction(opts.db, async (tx) => {
     const row = await createAnnouncement(tx, {
       title: opts.title,
       message: opts.message,
@@ -33,8 +40,17 @@ export function adminCreateAnnouncement(opts: {
       targetId: row.id,
       details: { title: row.title, expires_at: expiresAt?.toISOString() ?? null },
     });
-    return announcementView(row);
+    const notice = await prepareNotification(tx, {
+      userIds: 'all',
+      type: 'announcement',
+      title: row.title,
+      message: row.message,
+      data: { announcement_id: row.id },
+    });
+    return { view: announcementView(row), notice };
   });
+  await notice.publish(opts);
+  return view;
 }
 
 export function adminDeleteAnnouncement(opts: { db: Db; actor: AdminActor; id: number }) {

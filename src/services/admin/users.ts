@@ -4,6 +4,8 @@ import { punishments, users } from '../../db/schema';
 import { writeAudit } from '../audit/audit';
 import { auditActorOf } from '../auth/actor';
 import { endUserSessions } from '../auth/sessions';
+import { moderationNotice } from '../notifications/moderation';
+import { type PreparedNotification, type PushDeps, prepareNotification } from '../notifications/notify';
 import { createUser, type UserRow } from '../users/accounts';
 import { LEVEL, STATE } from '../users/policy';
 import { fullProfile } from '../users/views';
@@ -12,6 +14,19 @@ import { type AdminActor, assertCanAssign, inTransaction, lockTargetUser } from 
 // User moderation and permissions of API.md §10; every function writes the audit log.
 
 type Action = { db: Db; actor: AdminActor; username: string; reason?: string | undefined };
+
+/** Warn, timeout and ban also notify the user (API.md §4 `moderation`). */
+type Moderation = Action & PushDeps;
+
+/** The notice is written in the action's transaction and pushed once that has committed. */
+async function withNotice<T>(
+  deps: PushDeps,
+  work: Promise<{ result: T; notice: PreparedNotification }>,
+): Promise<T> {
+  const { result, notice } = await work;
+  await notice.publish(deps);
+  return result;
+}
 
 const userTarget = (user: UserRow) => ({ targetType: 'user', targetId: user.id });
 const userAfter = async (tx: Db, id: number) => {
@@ -41,8 +56,8 @@ export async function adminCreateUser(opts: {
 }
 
 /** Banned: state 2 with the reason; every session ends at once (API.md §1). */
-export function banUser({ db, actor, username, reason }: Action) {
-  return inTransaction(db, async (tx) => {
+export function banUser({ db, bus, log, actor, username, reason }: Moderation) {
+  const work = inTransaction(db, async (tx) => {
     const user = await lockTargetUser(tx, actor, username);
     await tx
       .update(users)
@@ -59,8 +74,10 @@ export function banUser({ db, actor, username, reason }: Action) {
       reason,
       details: { ended_sessions: endedSessions },
     });
-    return { user: await userAfter(tx, user.id), ended_sessions: endedSessions };
+    const notice = await prepareNotification(tx, moderationNotice(user.id, { action: 'ban', reason }));
+    return { result: { user: await userAfter(tx, user.id), ended_sessions: endedSessions }, notice };
   });
+  return withNotice({ bus, log }, work);
 }
 
 /** Back to Active, whether the user was banned or timed out. */
@@ -82,21 +99,31 @@ export function unbanUser({ db, actor, username, reason }: Action) {
   });
 }
 
-export function warnUser({ db, actor, username, reason }: Action) {
-  return inTransaction(db, async (tx) => {
+export function warnUser({ db, bus, log, actor, username, reason }: Moderation) {
+  const work = inTransaction(db, async (tx) => {
     const user = await lockTargetUser(tx, actor, username);
     const [row] = await tx
       .insert(punishments)
       .values({ userId: user.id, actorUserId: actorId(actor), kind: 'warn', reason })
       .returning({ id: punishments.id });
     await writeAudit(tx, { actor: auditActorOf(actor), action: 'user.warn', ...userTarget(user), reason });
-    return { user: await userAfter(tx, user.id), punishment_id: row!.id };
+    const notice = await prepareNotification(tx, moderationNotice(user.id, { action: 'warn', reason }));
+    return { result: { user: await userAfter(tx, user.id), punishment_id: row!.id }, notice };
   });
+  return withNotice({ bus, log }, work);
 }
 
 /** Timeout: state 1 until `minutes` from now; reads still work, changes are refused (seed 001). */
-export function timeoutUser({ db, actor, username, reason, minutes }: Action & { minutes: number }) {
-  return inTransaction(db, async (tx) => {
+export function timeoutUser({
+  db,
+  bus,
+  log,
+  actor,
+  username,
+  reason,
+  minutes,
+}: Moderation & { minutes: number }) {
+  const work = inTransaction(db, async (tx) => {
     const user = await lockTargetUser(tx, actor, username);
     const expiresAt = new Date(Date.now() + minutes * 60_000);
     await tx
@@ -118,8 +145,13 @@ export function timeoutUser({ db, actor, username, reason, minutes }: Action & {
       reason,
       details: { minutes, expires_at: expiresAt.toISOString() },
     });
-    return { user: await userAfter(tx, user.id) };
+    const notice = await prepareNotification(
+      tx,
+      moderationNotice(user.id, { action: 'timeout', reason, minutes, expiresAt }),
+    );
+    return { result: { user: await userAfter(tx, user.id) }, notice };
   });
+  return withNotice({ bus, log }, work);
 }
 
 /** Removes the account; sessions, keys and punishments go with it (foreign keys cascade). */

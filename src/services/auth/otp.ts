@@ -5,6 +5,8 @@ import type { Env } from '../../core/env';
 import { AppError } from '../../core/errors';
 import type { Db } from '../../db/client';
 import { botUserLinks, loginRequests, users } from '../../db/schema';
+import type { PushDeps } from '../notifications/notify';
+import { notifySecurity, securityNotice } from '../notifications/security';
 import { findUserById, findUserByUsername } from '../users/accounts';
 import { ownProfile } from '../users/views';
 import { refuseIfBanned } from './resolve';
@@ -160,17 +162,19 @@ async function refusalFor(db: Db, requestId: string): Promise<AppError> {
  * request. A right code that only lacked the TOTP code gives its attempt back. The consume step
  * is a conditional UPDATE, so a code signs in once even under concurrent calls.
  */
-export async function verifyLoginCode(opts: {
-  db: Db;
-  secretKey: Buffer;
-  box: SecretBox;
-  requestId: string;
-  code: string;
-  totpCode?: string | undefined;
-  ip: string;
-  userAgent?: string | undefined;
-  config?: OtpConfig;
-}) {
+export async function verifyLoginCode(
+  opts: PushDeps & {
+    db: Db;
+    secretKey: Buffer;
+    box: SecretBox;
+    requestId: string;
+    code: string;
+    totpCode?: string | undefined;
+    ip: string;
+    userAgent?: string | undefined;
+    config?: OtpConfig;
+  },
+) {
   const { db, requestId } = opts;
   const config = opts.config ?? OTP_DEFAULTS;
   const [row] = await db
@@ -217,6 +221,11 @@ export async function verifyLoginCode(opts: {
     ip: normalizeIp(opts.ip),
     ...(opts.userAgent && { userAgent: opts.userAgent }),
   });
+  await notifySecurity(
+    { db, bus: opts.bus, log: opts.log },
+    user.id,
+    securityNotice.signIn({ method: 'otp', ip: normalizeIp(opts.ip), userAgent: opts.userAgent }),
+  );
   return {
     user: ownProfile(user),
     token: session.token,

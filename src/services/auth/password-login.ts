@@ -1,9 +1,12 @@
 import { and, eq, gt } from 'drizzle-orm';
+import { normalizeIp } from '../../core/client-ip';
 import type { SecretBox } from '../../core/crypto';
 import { hashPassword, hmacHex, verifyPassword } from '../../core/crypto';
 import { AppError } from '../../core/errors';
 import type { Db } from '../../db/client';
 import { registrations, users } from '../../db/schema';
+import type { PushDeps } from '../notifications/notify';
+import { notifySecurity, securityNotice } from '../notifications/security';
 import { createUser, findUserByUsername, requireUser } from '../users/accounts';
 import { isValidInviteCode } from './invite-code';
 import { refuseIfBanned } from './resolve';
@@ -17,7 +20,7 @@ type Keys = { secretKey: Buffer; secretBox: SecretBox };
 /** POST /api/token: the same answer for an unknown user and a wrong password. */
 export async function signInWithPassword(
   db: Db,
-  keys: Keys,
+  keys: Keys & PushDeps,
   opts: {
     username: string;
     password: string;
@@ -37,6 +40,11 @@ export async function signInWithPassword(
     ip: opts.ip,
     ...(opts.userAgent && { userAgent: opts.userAgent }),
   });
+  await notifySecurity(
+    { db, bus: keys.bus, log: keys.log },
+    user.id,
+    securityNotice.signIn({ method: 'password', ip: normalizeIp(opts.ip), userAgent: opts.userAgent }),
+  );
   return { user, ...created };
 }
 
@@ -64,10 +72,15 @@ export async function registerAccount(
   return user;
 }
 
-/** PUT /api/me/password: ends every other session of the user. */
+/** PUT /api/me/password: ends every other session of the user, and tells the user (`security`). */
 export async function changePassword(
   db: Db,
-  opts: { userId: number; currentPassword: string; newPassword: string; keepSessionId: string | null },
+  opts: PushDeps & {
+    userId: number;
+    currentPassword: string;
+    newPassword: string;
+    keepSessionId: string | null;
+  },
 ) {
   const user = await requireUser(db, opts.userId);
   // Accounts made by bots have no password yet: they set one without a current password.
@@ -78,5 +91,11 @@ export async function changePassword(
     .update(users)
     .set({ passwordHash: await hashPassword(opts.newPassword), updatedAt: new Date() })
     .where(eq(users.id, user.id));
-  return { endedSessions: await endUserSessions(db, user.id, opts.keepSessionId) };
+  const endedSessions = await endUserSessions(db, user.id, opts.keepSessionId);
+  await notifySecurity(
+    { db, bus: opts.bus, log: opts.log },
+    user.id,
+    securityNotice.passwordChanged(endedSessions),
+  );
+  return { endedSessions };
 }

@@ -3,6 +3,8 @@ import type { SecretBox } from '../../core/crypto';
 import { AppError } from '../../core/errors';
 import type { Db } from '../../db/client';
 import { backupCodes, users } from '../../db/schema';
+import type { PushDeps } from '../notifications/notify';
+import { notifySecurity, securityNotice } from '../notifications/security';
 import { requireUser } from '../users/accounts';
 import {
   matchTotpStep,
@@ -33,7 +35,7 @@ export async function setupTwoFactor(db: Db, box: SecretBox, userId: number) {
 }
 
 /** POST /api/2fa/enable: confirms the pending secret with a code; returns the backup codes once. */
-export async function enableTwoFactor(db: Db, box: SecretBox, userId: number, code: string) {
+export async function enableTwoFactor(db: Db, box: SecretBox, userId: number, code: string, push: PushDeps) {
   const user = await requireUser(db, userId);
   if (user.totpEnabled) throw new AppError('CONFLICT', 'Two-factor authentication is already enabled');
   if (!user.totpPendingSecret) throw new AppError('BAD_REQUEST', 'Start two-factor setup first');
@@ -48,11 +50,13 @@ export async function enableTwoFactor(db: Db, box: SecretBox, userId: number, co
       totpLastStep: step,
     })
     .where(eq(users.id, userId));
-  return { enabled: true as const, backup_codes: await replaceBackupCodes(db, userId) };
+  const backupCodes = await replaceBackupCodes(db, userId);
+  await notifySecurity({ db, ...push }, userId, securityNotice.twoFactor(true));
+  return { enabled: true as const, backup_codes: backupCodes };
 }
 
 /** POST /api/2fa/disable: needs a valid code (or a backup code). */
-export async function disableTwoFactor(db: Db, box: SecretBox, userId: number, code: string) {
+export async function disableTwoFactor(db: Db, box: SecretBox, userId: number, code: string, push: PushDeps) {
   const user = await requireUser(db, userId);
   if (!user.totpEnabled) throw new AppError('CONFLICT', 'Two-factor authentication is not enabled');
   try {
@@ -68,5 +72,6 @@ export async function disableTwoFactor(db: Db, box: SecretBox, userId: number, c
     .set({ totpEnabled: false, totpSecret: null, totpPendingSecret: null, totpLastStep: null })
     .where(eq(users.id, userId));
   await db.delete(backupCodes).where(eq(backupCodes.userId, userId));
+  await notifySecurity({ db, ...push }, userId, securityNotice.twoFactor(false));
   return { enabled: false as const };
 }

@@ -1,0 +1,63 @@
+import { parse as parseCookies } from 'cookie';
+import { AppError } from '../../core/errors';
+import type { Db } from '../../db/client';
+import { bearerFrom } from '../../rest/middleware/authenticate';
+import type { Actor } from '../../services/auth/actor';
+import { keyAllows } from '../../services/auth/api-keys';
+import { resolveCredentials } from '../../services/auth/resolve';
+import { SESSION_COOKIE } from '../../services/auth/sessions';
+import type { UpgradeRequest } from '../types';
+
+// Who a /ws/portal socket belongs to, by the same credential rules as HTTP (resolveCredentials):
+// `?token=`, `Authorization: Bearer`, the session cookie, or later an `auth` message.
+
+export type PortalUser = { userId: number; username: string };
+
+/** `user` is null until first-message authentication succeeds. */
+export type PortalAuth = { user: PortalUser | null };
+
+type AuthDeps = { db: Db; secretKey: Buffer };
+
+/** API keys reach the portal socket only when their scopes cover the notifications group. */
+function portalUserOf(actor: Actor | null): PortalUser | null {
+  if (!actor) return null;
+  if (actor.kind !== 'user') throw new AppError('UNAUTHORIZED');
+  if (actor.keyScopes !== null && !keyAllows(actor.keyScopes, 'notifications', false))
+    throw new AppError('FORBIDDEN');
+  return { userId: actor.userId, username: actor.username };
+}
+
+/**
+ * A browser sends cookies with cross-site WebSocket upgrades too: a cookie only counts when the
+ * page's Origin is this host (clients without an Origin, i.e. not browsers, are not at risk).
+ */
+function assertSameOrigin(headers: Record<string, string>) {
+  const origin = headers.origin;
+  if (!origin) return;
+  let host: string | undefined;
+  try {
+    host = new URL(origin).host;
+  } catch {
+    host = undefined;
+  }
+  if (host !== headers.host) throw new AppError('FORBIDDEN', 'Cross-site request refused');
+}
+
+/** The route's `authenticate`: throws to refuse the upgrade (401 bad token, 403 banned). */
+export async function authenticateUpgrade(deps: AuthDeps, req: UpgradeRequest): Promise<PortalAuth> {
+  const bearer = req.query.get('token') || bearerFrom(req.headers.authorization);
+  const cookie = bearer ? undefined : parseCookies(req.headers.cookie ?? '')[SESSION_COOKIE];
+  if (!bearer && !cookie) return { user: null };
+  const state = await resolveCredentials(deps.db, deps.secretKey, { bearer, cookie, ip: req.ip });
+  const user = portalUserOf(state.actor);
+  if (user && !bearer) assertSameOrigin(req.headers);
+  return { user };
+}
+
+/** `{type:"auth", token}`: the same rules as a Bearer token; throws an AppError to refuse. */
+export async function authenticateToken(deps: AuthDeps, token: string, ip: string): Promise<PortalUser> {
+  const state = await resolveCredentials(deps.db, deps.secretKey, { bearer: token, ip });
+  const user = portalUserOf(state.actor);
+  if (!user) throw new AppError('UNAUTHORIZED');
+  return user;
+}
