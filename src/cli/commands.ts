@@ -19,9 +19,36 @@ type Opts = CommonOptions & {
   message?: string;
   link?: string;
   limit?: number;
+  name?: string;
+  plugin?: string;
+  host?: string;
+  port?: number;
+  path?: string;
+  icon?: string;
+  category?: string;
+  scopes?: string;
 };
 
 const levelName = (level: number) => LEVEL_NAMES[level] ?? String(level);
+type ServiceLine = {
+  id: number;
+  name: string;
+  plugin: string;
+  host: string;
+  port: number;
+  category: string | null;
+  scopes: string;
+  enabled: boolean;
+};
+const formatServices = (r: { services: ServiceLine[] }) =>
+  r.services.length === 0
+    ? 'No services'
+    : r.services
+        .map(
+          (s) =>
+            `${s.id}\t${s.name}\t${s.plugin} ${s.host}:${s.port}\t${s.category ?? '-'}\t${s.scopes || '-'}${s.enabled ? '' : '\t(disabled)'}`,
+        )
+        .join('\n');
 const until = (iso: string | null) => (iso ? `until ${iso}` : 'with no expiry');
 
 export function registerCommands(program: Command, execute: Execute) {
@@ -186,6 +213,46 @@ export function registerCommands(program: Command, execute: Execute) {
   leaf(announce, 'list', 'List announcements, expired ones included').action((o: Opts) =>
     execute(o, (call) => call('announcements', 'list', undefined), formatAnnouncements),
   );
+
+  const service = program.command('service').description('Services (shared remote endpoints)');
+  leaf(service, 'create', 'Create a service')
+    .requiredOption('--name <name>', 'display name (at most 50 characters)')
+    .requiredOption('--plugin <plugin>', 'relay plugin: ssh, vnc, spice, http, https, tunnel, ...')
+    .requiredOption('--host <host>', 'backend host name or address')
+    .requiredOption('--port <n>', 'backend port', parseWholeNumber)
+    .option('--path <path>', 'path of the service in Portal (/...)')
+    .option('--icon <icon>', 'icon name')
+    .option('--category <category>', 'category; users with access:<category> see it')
+    .option('--scopes <scopes>', 'extra scopes, one of which a user needs (access:<name>,...)')
+    .action((o: Opts) =>
+      execute(
+        o,
+        (call) =>
+          call('services', 'create', {
+            name: o.name!,
+            plugin: o.plugin!,
+            host: o.host!,
+            port: o.port!,
+            path: o.path,
+            icon: o.icon,
+            category: o.category,
+            scopes: o.scopes,
+          }),
+        (r) => `Created service ${r.id}: ${r.name} (${r.plugin} ${r.host}:${r.port})`,
+      ),
+    );
+  leaf(service, 'list', 'List services').action((o: Opts) =>
+    execute(o, (call) => call('services', 'list', undefined), formatServices),
+  );
+  leaf(service, 'delete', 'Delete a service')
+    .argument('<id>', 'service id', parseWholeNumber)
+    .action((id: number, o: Opts) =>
+      execute(
+        o,
+        (call) => call('services', 'delete', { id }),
+        (r) => `Deleted service ${r.id}`,
+      ),
+    );
 
   leaf(program, 'notify <username>', 'Send a notification (type admin) to one user')
     .requiredOption('--title <title>', 'title (at most 200 characters)')

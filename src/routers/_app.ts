@@ -2,10 +2,13 @@ import { adminRouter } from './admin/router';
 import { authRouter } from './auth/router';
 import { botRouter } from './bot/router';
 import { botsRouter } from './bots/router';
+import { connectionsRouter } from './connections/router';
 import { healthRouter } from './health/router';
 import { keysRouter } from './keys/router';
 import { notificationsRouter } from './notifications/router';
+import { servicesRouter } from './services/router';
 import { sessionsRouter } from './sessions/router';
+import { sshKeysRouter } from './ssh-keys/router';
 import { statisticsRouter, statsRouter } from './stats/router';
 import { createCallerFactory, router } from './trpc';
 import { twoFactorRouter } from './two-factor/router';
@@ -24,6 +27,9 @@ export const appRouter = router({
   keys: keysRouter,
   twoFactor: twoFactorRouter,
   notifications: notificationsRouter,
+  services: servicesRouter,
+  connections: connectionsRouter,
+  sshKeys: sshKeysRouter,
 });
 
 /** What typed TS clients import: `createTRPCClient<AppRouter>`. */

@@ -4,5 +4,6 @@ export * from './auth';
 export * from './bot-activity';
 export * from './bots';
 export * from './notifications';
+export * from './remote-access';
 export * from './settings';
 export * from './users';

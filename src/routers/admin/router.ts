@@ -7,6 +7,12 @@ import {
 import { listAuditLog } from '../../services/admin/audit-log';
 import { adminCreateBot, setBotRateLimit, setBotType } from '../../services/admin/bots';
 import { todaysInviteCode } from '../../services/admin/invites';
+import {
+  adminCreateService,
+  adminDeleteService,
+  adminListServices,
+  adminUpdateService,
+} from '../../services/admin/services';
 import { grantSubscription, revokeSubscription } from '../../services/admin/subscriptions';
 import { systemHealth } from '../../services/admin/system-health';
 import {
@@ -20,6 +26,7 @@ import {
   warnUser,
 } from '../../services/admin/users';
 import { adminBroadcast, adminNotifyUser } from '../../services/notifications/admin';
+import { ZCreateServiceInput, ZServiceIdInput, ZUpdateServiceInput } from '../services/schemas';
 import { adminProcedure, router } from '../trpc';
 import {
   ZAuditListInput,
@@ -122,8 +129,22 @@ const notifications = router({
     ),
 });
 
+const services = router({
+  create: adminProcedure
+    .input(ZCreateServiceInput)
+    .mutation(({ ctx, input }) => adminCreateService({ db: ctx.db, actor: ctx.actor, ...input })),
+  update: adminProcedure
+    .input(ZUpdateServiceInput)
+    .mutation(({ ctx, input }) => adminUpdateService({ db: ctx.db, actor: ctx.actor, ...input })),
+  delete: adminProcedure
+    .input(ZServiceIdInput)
+    .mutation(({ ctx, input }) => adminDeleteService({ db: ctx.db, actor: ctx.actor, ...input })),
+  list: adminProcedure.input(z.void()).query(({ ctx }) => adminListServices(ctx.db)),
+});
+
 export const adminRouter = router({
   users,
+  services,
   subscriptions,
   bots,
   announcements,

@@ -1,0 +1,79 @@
+import { z } from 'zod';
+import { ZHost, ZPort } from '../../services/connections/types';
+import { ZDisplayName } from '../fields';
+
+// Inputs of `admin.services.*` (admin router and CLI) and the outputs of the REST service routes.
+
+const SCOPE = /^access:(\*|[a-z0-9_-]+)$/;
+
+/** Extra scopes of a service: a comma-separated list of `access:<name>`; empty = category rules only. */
+export const ZServiceScopes = z
+  .string()
+  .max(1000)
+  .transform((s) =>
+    s
+      .split(',')
+      .map((part) => part.trim())
+      .filter(Boolean)
+      .join(','),
+  )
+  .refine((s) => s === '' || s.split(',').every((part) => SCOPE.test(part)), {
+    message: 'scopes must be a comma-separated list of access:<name>',
+  });
+
+const ZPlugin = z
+  .string()
+  .trim()
+  .min(1)
+  .max(32)
+  .regex(/^[a-z0-9_]+$/);
+const ZPath = z
+  .string()
+  .trim()
+  .max(255)
+  .regex(/^\/[^\s]*$/);
+const ZShort = z.string().trim().min(1).max(64);
+
+const fields = {
+  name: ZDisplayName,
+  plugin: ZPlugin,
+  host: ZHost,
+  port: ZPort,
+  path: ZPath.nullable().optional(),
+  icon: ZShort.nullable().optional(),
+  category: ZShort.nullable().optional(),
+  scopes: ZServiceScopes.optional(),
+  enabled: z.boolean().optional(),
+};
+
+export const ZCreateServiceInput = z.object(fields);
+
+export const ZUpdateServiceInput = z.object({
+  id: z.number().int().positive(),
+  name: fields.name.optional(),
+  plugin: fields.plugin.optional(),
+  host: fields.host.optional(),
+  port: fields.port.optional(),
+  path: fields.path,
+  icon: fields.icon,
+  category: fields.category,
+  scopes: fields.scopes,
+  enabled: fields.enabled,
+});
+
+export const ZServiceIdInput = z.object({ id: z.number().int().positive() });
+
+export const ZServiceView = z.object({
+  id: z.number(),
+  name: z.string(),
+  plugin: z.string(),
+  path: z.string().nullable(),
+  icon: z.string().nullable(),
+  category: z.string().nullable(),
+  enabled: z.boolean(),
+});
+
+export const ZServiceHealth = z.object({
+  healthy: z.boolean(),
+  latency_ms: z.number().nullable().describe('null when unreachable'),
+});
