@@ -1,8 +1,9 @@
 import type { Bus } from './core/bus/types';
-import type { SecretBox } from './core/crypto';
+import { createSecretBox, type SecretBox } from './core/crypto';
 import type { Env } from './core/env';
 import type { Logger } from './core/log';
-import type { RateLimiter } from './core/rate-limit';
+import { createRateLimiter, type RateLimiter } from './core/rate-limit';
+import { readPackageVersion, readSourceHash } from './core/source-hash';
 import type { Database } from './db/client';
 
 /** Long-lived services built once by the composition root and shared by every transport. */
@@ -18,3 +19,34 @@ export type AppDeps = {
   secretBox: SecretBox;
   build: { sourceHash: string; version: string; startedAt: Date };
 };
+
+/** The one way to assemble AppDeps, for the server and for the CLI's in-process runs. */
+export function createAppDeps(opts: {
+  env: Env;
+  log: Logger;
+  database: Database;
+  bus: Bus;
+  secretKey: Buffer;
+}): AppDeps {
+  const { env, bus } = opts;
+  return {
+    ...opts,
+    rateLimiter: createRateLimiter({
+      store: bus.counters,
+      limits: {
+        LOGIN: env.RATE_LIMIT_LOGIN,
+        AUTH: env.RATE_LIMIT_AUTH,
+        ADMIN: env.RATE_LIMIT_ADMIN,
+        PUBLIC: env.RATE_LIMIT_PUBLIC,
+        BOT: env.RATE_LIMIT_BOT,
+        HEALTH: env.RATE_LIMIT_HEALTH,
+      },
+    }),
+    secretBox: createSecretBox(opts.secretKey),
+    build: {
+      sourceHash: readSourceHash(env.SOURCE_HASH),
+      version: readPackageVersion(),
+      startedAt: new Date(),
+    },
+  };
+}

@@ -5,15 +5,13 @@ import { resolve } from 'node:path';
 import type { AnyRouter } from '@trpc/server';
 import { startAdminChannel } from './cli/admin-channel';
 import { createBus } from './core/bus';
-import { createSecretBox } from './core/crypto';
 import type { Env } from './core/env';
 import { createLogger, type Logger } from './core/log';
-import { createRateLimiter } from './core/rate-limit';
 import { loadSecretKey } from './core/secret-key';
-import { readPackageVersion, readSourceHash } from './core/source-hash';
 import { openDatabase } from './db/client';
-import type { AppDeps } from './deps';
+import { type AppDeps, createAppDeps } from './deps';
 import { registerPortalHub } from './realtime/portal/hub';
+import { registerRelayHub } from './realtime/relay/hub';
 import { CloseCode } from './realtime/protocol';
 import { createTransport } from './realtime/transport';
 import type { RealtimeTransport } from './realtime/types';
@@ -59,30 +57,7 @@ export async function startServer(env: Env, opts: StartOptions = {}): Promise<Ru
     log.info({ database: database.kind }, 'database ready');
     const bus = await createBus({ redisUrl: env.REDIS_URL, keyPrefix: env.REDIS_KEY_PREFIX, log });
     cleanups.unshift(() => bus.close());
-    const deps: AppDeps = {
-      env,
-      log,
-      database,
-      bus,
-      rateLimiter: createRateLimiter({
-        store: bus.counters,
-        limits: {
-          LOGIN: env.RATE_LIMIT_LOGIN,
-          AUTH: env.RATE_LIMIT_AUTH,
-          ADMIN: env.RATE_LIMIT_ADMIN,
-          PUBLIC: env.RATE_LIMIT_PUBLIC,
-          BOT: env.RATE_LIMIT_BOT,
-          HEALTH: env.RATE_LIMIT_HEALTH,
-        },
-      }),
-      secretKey: secret.key,
-      secretBox: createSecretBox(secret.key),
-      build: {
-        sourceHash: readSourceHash(env.SOURCE_HASH),
-        version: readPackageVersion(),
-        startedAt: new Date(),
-      },
-    };
+    const deps = createAppDeps({ env, log, database, bus, secretKey: secret.key });
 
     const expiry = await startSubscriptionExpiry({ db: database.db, log });
     cleanups.unshift(() => expiry.stop());
@@ -114,6 +89,7 @@ export async function startServer(env: Env, opts: StartOptions = {}): Promise<Ru
     transport.attach(http);
     const portalHub = await registerPortalHub({ transport, deps });
     cleanups.unshift(() => portalHub.close());
+    registerRelayHub({ transport, deps, maxRelaysPerUser: env.WS_MAX_SOCKETS_PER_USER });
     const wsPort = await transport.listen();
 
     await new Promise<void>((ok, fail) => {

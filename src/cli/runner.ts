@@ -1,14 +1,11 @@
 import { resolve } from 'node:path';
 import { createBus } from '../core/bus';
-import { createSecretBox } from '../core/crypto';
 import type { Env } from '../core/env';
 import { AppError } from '../core/errors';
 import type { Logger } from '../core/log';
-import { createRateLimiter } from '../core/rate-limit';
 import { loadSecretKey } from '../core/secret-key';
-import { readPackageVersion, readSourceHash } from '../core/source-hash';
 import { type Database, openDatabase } from '../db/client';
-import type { AppDeps } from '../deps';
+import { type AppDeps, createAppDeps } from '../deps';
 import { adminSocketPath, callAdminChannel } from './admin-channel';
 import { type AdminRequest, invokeAdmin } from './invoke';
 
@@ -71,28 +68,5 @@ async function inProcessDeps(env: Env, log: Logger, database: Database, dataDir:
   await database.migrate();
   const secret = loadSecretKey(env.PORTAL_SECRET_KEY, dataDir);
   const bus = await createBus({ redisUrl: env.REDIS_URL, keyPrefix: env.REDIS_KEY_PREFIX, log });
-  return {
-    env,
-    log,
-    database,
-    bus,
-    rateLimiter: createRateLimiter({
-      store: bus.counters,
-      limits: {
-        LOGIN: env.RATE_LIMIT_LOGIN,
-        AUTH: env.RATE_LIMIT_AUTH,
-        ADMIN: env.RATE_LIMIT_ADMIN,
-        PUBLIC: env.RATE_LIMIT_PUBLIC,
-        BOT: env.RATE_LIMIT_BOT,
-        HEALTH: env.RATE_LIMIT_HEALTH,
-      },
-    }),
-    secretKey: secret.key,
-    secretBox: createSecretBox(secret.key),
-    build: {
-      sourceHash: readSourceHash(env.SOURCE_HASH),
-      version: readPackageVersion(),
-      startedAt: new Date(),
-    },
-  };
+  return createAppDeps({ env, log, database, bus, secretKey: secret.key });
 }

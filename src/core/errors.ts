@@ -137,16 +137,18 @@ export function describeError(err: unknown): DescribedError {
       internal: err.status >= 500,
     };
   }
+  if (err instanceof TRPCError && err.cause instanceof AppError) return describeError(err.cause);
+  // Invalid input (tRPC's BAD_REQUEST, or a frame a hub validated): a zod failure deeper inside a
+  // service is a bug and stays a 500.
+  const zod = err instanceof TRPCError && err.code !== 'BAD_REQUEST' ? undefined : findZodError(err);
+  if (zod?.issues[0]) {
+    return {
+      body: { error: describeZodIssue(zod.issues[0]), status: 400 },
+      appCode: 'BAD_REQUEST',
+      internal: false,
+    };
+  }
   if (err instanceof TRPCError) {
-    if (err.cause instanceof AppError) return describeError(err.cause);
-    const zod = findZodError(err);
-    if (zod?.issues[0]) {
-      return {
-        body: { error: describeZodIssue(zod.issues[0]), status: 400 },
-        appCode: 'BAD_REQUEST',
-        internal: false,
-      };
-    }
     if (err.code === 'PARSE_ERROR') {
       return {
         body: { error: 'Malformed JSON in request body', status: 400 },
@@ -157,14 +159,6 @@ export function describeError(err: unknown): DescribedError {
     const appCode = byTrpcCode.get(err.code) ?? 'INTERNAL';
     const entry = ERROR_TABLE[appCode];
     return { body: { error: entry.message, status: entry.status }, appCode, internal: entry.status >= 500 };
-  }
-  const zod = findZodError(err);
-  if (zod?.issues[0]) {
-    return {
-      body: { error: describeZodIssue(zod.issues[0]), status: 400 },
-      appCode: 'BAD_REQUEST',
-      internal: false,
-    };
   }
   return { body: { error: ERROR_TABLE.INTERNAL.message, status: 500 }, appCode: 'INTERNAL', internal: true };
 }
