@@ -8,6 +8,7 @@ import { keysRouter } from './keys/router';
 import { notificationsRouter } from './notifications/router';
 import { servicesRouter } from './services/router';
 import { sessionsRouter } from './sessions/router';
+import { sftpRouter } from './sftp/router';
 import { sshKeysRouter } from './ssh-keys/router';
 import { statisticsRouter, statsRouter } from './stats/router';
 import { createCallerFactory, router } from './trpc';
@@ -30,6 +31,7 @@ export const appRouter = router({
   services: servicesRouter,
   connections: connectionsRouter,
   sshKeys: sshKeysRouter,
+  sftp: sftpRouter,
 });
 
 /** What typed TS clients import: `createTRPCClient<AppRouter>`. */

@@ -45,7 +45,9 @@ describe('describeError', () => {
       error: 'Not found',
       status: 404,
     });
-    expect(describeError(new TRPCError({ code: 'PARSE_ERROR' })).body.error).toBe('Malformed JSON in request body');
+    expect(describeError(new TRPCError({ code: 'PARSE_ERROR' })).body.error).toBe(
+      'Malformed JSON in request body',
+    );
     expect(appErrorForStatus(415).status).toBe(415);
     expect(wsCloseCodeFor(429)).toBe(4429);
   });

@@ -49,6 +49,9 @@ export const userConnections = pgTable(
     isPinned: boolean('is_pinned').notNull().default(false),
     /** The default "Web Browser" connection; at most one per user (created lazily, race-free). */
     isDefault: boolean('is_default').notNull().default(false),
+    /** SSH host key trusted on first use (`SHA256:…`), and the `host:port` it was recorded for. */
+    hostKeyFingerprint: text('host_key_fingerprint'),
+    hostKeyEndpoint: text('host_key_endpoint'),
     createdAt: ts('created_at').notNull().defaultNow(),
     updatedAt: ts('updated_at').notNull().defaultNow(),
   },

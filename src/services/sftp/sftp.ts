@@ -1,0 +1,195 @@
+import { posix } from 'node:path';
+import type { SFTPWrapper, Stats } from 'ssh2';
+import type { SecretBox } from '../../core/crypto';
+import { AppError } from '../../core/errors';
+import type { Db } from '../../db/client';
+import { connectSsh, loadSshTarget, sshAppError } from './ssh-session';
+
+// The SFTP browser of API.md §6: one SSH session per request on an owned `ssh` connection,
+// closed when the operation ends. Paths are POSIX; SFTP status codes become clear AppErrors.
+
+export const MAX_READ_BYTES = 5 * 1024 * 1024;
+
+type Deps = { db: Db; box: SecretBox; userId: number; connectionId: string };
+
+/** SFTP v3 status codes (ssh2's STATUS_CODE). */
+const SFTP_STATUS = { NO_SUCH_FILE: 2, PERMISSION_DENIED: 3, FAILURE: 4 } as const;
+
+/**
+ * Normalizes a remote path. NUL bytes are refused; a relative path (resolved by the server against
+ * the login directory) may not climb out of it with `..`.
+ */
+export function normalizeRemotePath(input: string): string {
+  if (input.includes('\0')) throw new AppError('BAD_REQUEST', 'Invalid path');
+  const raw = input.trim() === '' ? '/' : input;
+  const normalized = posix.normalize(raw);
+  if (!raw.startsWith('/') && (normalized === '..' || normalized.startsWith('../')))
+    throw new AppError('BAD_REQUEST', 'Invalid path');
+  return normalized.length > 1 && normalized.endsWith('/') ? normalized.slice(0, -1) : normalized;
+}
+
+export function sftpAppError(err: unknown): AppError {
+  if (err instanceof AppError) return err;
+  const code = (err as { code?: unknown })?.code;
+  if (code === SFTP_STATUS.NO_SUCH_FILE) return new AppError('NOT_FOUND', 'Path not found');
+  if (code === SFTP_STATUS.PERMISSION_DENIED)
+    return new AppError('FORBIDDEN', 'Permission denied on the remote host');
+  if (code === SFTP_STATUS.FAILURE)
+    return new AppError(
+      'CONFLICT',
+      'The remote host refused the operation (for example: the target exists or the directory is not empty)',
+    );
+  return new AppError('SERVICE_UNAVAILABLE', `SFTP operation failed: ${(err as Error)?.message ?? err}`);
+}
+
+/** Opens a session, runs `fn` on its SFTP channel, and always closes the session. */
+async function withSftp<T>(deps: Deps, fn: (sftp: SFTPWrapper) => Promise<T>): Promise<T> {
+  const target = await loadSshTarget({
+    db: deps.db,
+    box: deps.box,
+    userId: deps.userId,
+    id: deps.connectionId,
+  });
+  let session: Awaited<ReturnType<typeof connectSsh>>;
+  try {
+    session = await connectSsh(deps.db, target);
+  } catch (err) {
+    throw sshAppError(err);
+  }
+  const { client } = session;
+  try {
+    const sftp = await new Promise<SFTPWrapper>((resolve, reject) =>
+      client.sftp((err, channel) => (err ? reject(err) : resolve(channel))),
+    );
+    try {
+      return await fn(sftp);
+    } finally {
+      sftp.end();
+    }
+  } catch (err) {
+    throw sftpAppError(err);
+  } finally {
+    client.end();
+  }
+}
+
+const call = <T>(run: (cb: (err: Error | null | undefined, value: T) => void) => void) =>
+  new Promise<T>((resolve, reject) => run((err, value) => (err ? reject(err) : resolve(value))));
+
+const S_IFMT = 0o170000;
+const typeOfMode = (mode: number): 'file' | 'directory' | 'symlink' => {
+  const fmt = mode & S_IFMT;
+  if (fmt === 0o040000) return 'directory';
+  if (fmt === 0o120000) return 'symlink';
+  return 'file';
+};
+const permissionsOf = (mode: number) => (mode & 0o7777).toString(8).padStart(4, '0');
+const isoOf = (seconds: number | undefined) => new Date((seconds ?? 0) * 1000).toISOString();
+
+export type SftpEntry = {
+  name: string;
+  type: 'file' | 'directory' | 'symlink';
+  size: number;
+  modified: string;
+  permissions: string;
+};
+
+export async function listDirectory(deps: Deps, path: string) {
+  const dir = normalizeRemotePath(path);
+  return withSftp(deps, async (sftp) => {
+    const resolved = await call<string>((cb) => sftp.realpath(dir, cb));
+    const list = await call<Array<{ filename: string; attrs: Stats }>>((cb) => sftp.readdir(dir, cb));
+    const entries: SftpEntry[] = list
+      .filter((e) => e.filename !== '.' && e.filename !== '..')
+      .map((e) => ({
+        name: e.filename,
+        type: typeOfMode(e.attrs.mode ?? 0),
+        size: e.attrs.size ?? 0,
+        modified: isoOf(e.attrs.mtime),
+        permissions: permissionsOf(e.attrs.mode ?? 0),
+      }))
+      .sort((a, b) =>
+        a.type === 'directory' && b.type !== 'directory'
+          ? -1
+          : b.type === 'directory' && a.type !== 'directory'
+            ? 1
+            : a.name.localeCompare(b.name),
+      );
+    return { path: resolved, entries };
+  });
+}
+
+/** Text is returned as is; anything that is not valid UTF-8 (or holds NUL bytes) as base64. */
+function encodeContent(data: Buffer): { content: string; encoding: 'utf8' | 'base64' } {
+  const text = data.toString('utf8');
+  const binary = data.includes(0) || !Buffer.from(text, 'utf8').equals(data);
+  return binary
+    ? { content: data.toString('base64'), encoding: 'base64' }
+    : { content: text, encoding: 'utf8' };
+}
+
+export async function readFile(deps: Deps, path: string) {
+  const file = normalizeRemotePath(path);
+  return withSftp(deps, async (sftp) => {
+    const stats = await call<Stats>((cb) => sftp.stat(file, cb));
+    if (typeOfMode(stats.mode ?? 0) === 'directory') throw new AppError('BAD_REQUEST', 'Path is a directory');
+    if ((stats.size ?? 0) > MAX_READ_BYTES)
+      throw new AppError('PAYLOAD_TOO_LARGE', 'File is larger than 5 MB');
+    // Read at most one byte past the cap, in case the file grew after the stat.
+    const data = await new Promise<Buffer>((resolve, reject) => {
+      const chunks: Buffer[] = [];
+      let total = 0;
+      const stream = sftp.createReadStream(file, { start: 0, end: MAX_READ_BYTES });
+      stream.on('data', (chunk: Buffer) => {
+        chunks.push(chunk);
+        total += chunk.length;
+      });
+      stream.once('error', reject);
+      stream.once('end', () => resolve(Buffer.concat(chunks, total)));
+    });
+    if (data.length > MAX_READ_BYTES) throw new AppError('PAYLOAD_TOO_LARGE', 'File is larger than 5 MB');
+    return { path: file, size: data.length, ...encodeContent(data) };
+  });
+}
+
+export async function writeFile(deps: Deps, path: string, content: string, encoding: 'utf8' | 'base64') {
+  const file = normalizeRemotePath(path);
+  const data = Buffer.from(content, encoding);
+  if (data.length > MAX_READ_BYTES) throw new AppError('PAYLOAD_TOO_LARGE', 'File is larger than 5 MB');
+  return withSftp(deps, async (sftp) => {
+    await call<void>((cb) => sftp.writeFile(file, data, (err) => cb(err, undefined)));
+    return { success: true as const };
+  });
+}
+
+export async function makeDirectory(deps: Deps, path: string) {
+  const dir = normalizeRemotePath(path);
+  return withSftp(deps, async (sftp) => {
+    await call<void>((cb) => sftp.mkdir(dir, (err) => cb(err, undefined)));
+    return { success: true as const };
+  });
+}
+
+export async function renamePath(deps: Deps, oldPath: string, newPath: string) {
+  const from = normalizeRemotePath(oldPath);
+  const to = normalizeRemotePath(newPath);
+  return withSftp(deps, async (sftp) => {
+    await call<void>((cb) => sftp.rename(from, to, (err) => cb(err, undefined)));
+    return { success: true as const };
+  });
+}
+
+/** Deletes a file, a symlink (not its target) or an empty directory. */
+export async function deletePath(deps: Deps, path: string) {
+  const target = normalizeRemotePath(path);
+  if (target === '/') throw new AppError('BAD_REQUEST', 'Invalid path');
+  return withSftp(deps, async (sftp) => {
+    const stats = await call<Stats>((cb) => sftp.lstat(target, cb));
+    if (typeOfMode(stats.mode ?? 0) === 'directory') {
+      await call<void>((cb) => sftp.rmdir(target, (err) => cb(err, undefined)));
+    } else {
+      await call<void>((cb) => sftp.unlink(target, (err) => cb(err, undefined)));
+    }
+    return { success: true as const };
+  });
+}

@@ -1,0 +1,361 @@
+import { eq } from 'drizzle-orm';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { userConnections } from '../../src/db/schema';
+import { makeTempDir, removeDir } from '../helpers/env';
+import { api, makeUser, signIn } from '../helpers/identity';
+import { startTestServer, type TestServer } from '../helpers/server';
+import { FLOOD_BYTES, newKeyPair, type SshTestServer, startSshServer } from '../helpers/ssh-server';
+
+// The SSH relay /ws/user-connection/{id} (API.md §6, §9; seed 002 terminal protocol) against a real
+// ssh2 server: password and key auth, input/output, resize, ping, errors, ownership, host key
+// trust on first use, teardown, and the per-user relay cap.
+
+type Message = Record<string, unknown> & { type: string };
+type Closed = { code: number; reason: string };
+
+const SSH_USER = 'tester';
+const SSH_PASSWORD = 'ssh-secret';
+const MAX_RELAYS = 3;
+
+let server: TestServer;
+let ssh: SshTestServer;
+let sshRoot: string;
+const keys = newKeyPair();
+const sockets = new Set<WebSocket>();
+
+beforeAll(async () => {
+  server = await startTestServer({
+    env: {
+      RATE_LIMIT_LOGIN: '100000',
+      RATE_LIMIT_AUTH: '100000',
+      WS_MAX_SOCKETS_PER_USER: String(MAX_RELAYS),
+    },
+  });
+  sshRoot = makeTempDir();
+  ssh = await startSshServer({
+    root: sshRoot,
+    username: SSH_USER,
+    password: SSH_PASSWORD,
+    publicKey: keys.public,
+  });
+});
+afterAll(async () => {
+  await ssh?.close();
+  await server?.close();
+  if (sshRoot) removeDir(sshRoot);
+});
+afterEach(() => {
+  for (const ws of sockets) ws.terminate();
+  sockets.clear();
+});
+
+async function newUser() {
+  const { username, password } = await makeUser(server);
+  return signIn(server, username, password);
+}
+
+async function createSsh(token: string, config: Record<string, unknown>, port = ssh.port) {
+  const res = await api(server, 'POST', '/api/connections', {
+    token,
+    body: { name: 'box', type: 'ssh', host: '127.0.0.1', port, config: { username: SSH_USER, ...config } },
+  });
+  expect(res.status).toBe(200);
+  return res.body.id as string;
+}
+
+const relayUrl = (id: string, token?: string) =>
+  `${server.url.replace('http', 'ws')}/ws/user-connection/${id}${token ? `?token=${token}` : ''}`;
+
+type Relay = {
+  ws: WebSocket;
+  messages: Message[];
+  closed: Promise<Closed>;
+  send(message: unknown): void;
+  /** Waits until a message matches. */
+  waitFor(match: (m: Message) => boolean, timeoutMs?: number): Promise<Message>;
+  /** Waits until the concatenated output contains `text`. */
+  output(text: string, timeoutMs?: number): Promise<string>;
+};
+
+function connect(url: string, headers: Record<string, string> = {}): Promise<Relay> {
+  const ws = new WebSocket(url, { headers });
+  sockets.add(ws);
+  const messages: Message[] = [];
+  const listeners = new Set<() => void>();
+  ws.on('error', () => {});
+  ws.on('message', (data: Buffer) => {
+    messages.push(JSON.parse(data.toString()) as Message);
+    for (const l of listeners) l();
+  });
+  const closed = new Promise<Closed>((resolve) =>
+    ws.once('close', (code, reason) => resolve({ code, reason: reason.toString() })),
+  );
+  const waitUntil = <T>(check: () => T | undefined, what: string, timeoutMs: number) =>
+    new Promise<T>((resolve, reject) => {
+      const run = () => {
+        const value = check();
+        if (value === undefined) return;
+        cleanup();
+        resolve(value);
+      };
+      const timer = setTimeout(() => {
+        cleanup();
+        reject(new Error(`timed out waiting for ${what}; got ${JSON.stringify(messages)}`));
+      }, timeoutMs);
+      const cleanup = () => {
+        clearTimeout(timer);
+        listeners.delete(run);
+      };
+      listeners.add(run);
+      run();
+    });
+  const relay: Relay = {
+    ws,
+    messages,
+    closed,
+    send: (m) => ws.send(typeof m === 'string' ? m : JSON.stringify(m)),
+    waitFor: (match, timeoutMs = 5000) => waitUntil(() => messages.find(match), 'a message', timeoutMs),
+    output: (text, timeoutMs = 5000) =>
+      waitUntil(
+        () => {
+          const all = messages
+            .filter((m) => m.type === 'output')
+            .map((m) => m.data)
+            .join('');
+          return all.includes(text) ? all : undefined;
+        },
+        JSON.stringify(text),
+        timeoutMs,
+      ),
+  };
+  return new Promise((resolve, reject) => {
+    ws.once('open', () => resolve(relay));
+    ws.once('unexpected-response', (req, res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => {
+        body += c;
+      });
+      res.on('end', () => {
+        req.destroy();
+        reject(Object.assign(new Error(`refused ${res.statusCode}`), { status: res.statusCode, body }));
+      });
+    });
+  });
+}
+
+async function refusal(url: string) {
+  try {
+    await connect(url);
+  } catch (err) {
+    const { status, body } = err as { status?: number; body?: string };
+    if (status === undefined) throw err;
+    return { status, body: JSON.parse(body ?? '{}') as Record<string, unknown> };
+  }
+  throw new Error('upgrade was accepted');
+}
+
+async function waitUntil(check: () => boolean, what: string, timeoutMs = 5000) {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+describe('ssh relay', () => {
+  it('relays a PTY shell with password auth: input, output, resize, ping', async () => {
+    const token = await newUser();
+    const id = await createSsh(token, { password: SSH_PASSWORD });
+    const relay = await connect(relayUrl(id, token));
+    await relay.output('welcome');
+    relay.send({ type: 'input', data: 'echo hello relay' });
+    await relay.output('echo hello relay');
+    relay.send({ type: 'resize', cols: 120, rows: 40 });
+    await relay.output('[resized 120x40]');
+    relay.send({ type: 'ping' });
+    await relay.waitFor((m) => m.type === 'pong');
+    expect(relay.ws.readyState).toBe(WebSocket.OPEN);
+  });
+
+  it('authenticates with the private key stored (sealed) in the connection', async () => {
+    const token = await newUser();
+    const id = await createSsh(token, { auth_method: 'key', private_key: keys.private });
+    const relay = await connect(relayUrl(id, token));
+    await relay.output('welcome');
+    relay.send({ type: 'input', data: 'key works' });
+    await relay.output('key works');
+  });
+
+  it('accepts the Bearer header as well as ?token=', async () => {
+    const token = await newUser();
+    const id = await createSsh(token, { password: SSH_PASSWORD });
+    const relay = await connect(relayUrl(id), { authorization: `Bearer ${token}` });
+    await relay.output('welcome');
+  });
+
+  it('answers invalid frames with an error and keeps the session', async () => {
+    const token = await newUser();
+    const id = await createSsh(token, { password: SSH_PASSWORD });
+    const relay = await connect(relayUrl(id, token));
+    await relay.output('welcome');
+    relay.send('not json');
+    await relay.waitFor((m) => m.type === 'error' && m.message === 'Messages must be JSON text frames');
+    relay.send({ type: 'resize', cols: 0, rows: 10 });
+    await relay.waitFor((m) => m.type === 'error' && m.message === 'Invalid message');
+    relay.send({ type: 'launch' });
+    await relay.waitFor((m) => m.type === 'error' && m.message === 'Unknown message type');
+    relay.send({ type: 'input', data: 'still here' });
+    await relay.output('still here');
+  });
+
+  it('reports a wrong password as an error and closes', async () => {
+    const token = await newUser();
+    const id = await createSsh(token, { password: 'wrong' });
+    const relay = await connect(relayUrl(id, token));
+    const error = await relay.waitFor((m) => m.type === 'error');
+    expect(error.message).toBe(`Authentication failed for ${SSH_USER}@127.0.0.1`);
+    expect((await relay.closed).code).toBe(4502);
+  });
+
+  it('reports an unreachable host as an error and closes', async () => {
+    const token = await newUser();
+    const id = await createSsh(token, { password: SSH_PASSWORD }, 1);
+    const relay = await connect(relayUrl(id, token));
+    const error = await relay.waitFor((m) => m.type === 'error');
+    expect(error.message).toMatch(/^Could not connect to 127\.0\.0\.1:1/);
+    expect((await relay.closed).code).toBe(4502);
+  });
+
+  it("refuses another user's connection (404), missing credentials (401) and other types (400)", async () => {
+    const owner = await newUser();
+    const other = await newUser();
+    const id = await createSsh(owner, { password: SSH_PASSWORD });
+    const notYours = await refusal(relayUrl(id, other));
+    expect(notYours.status).toBe(404);
+    expect(notYours.body.error).toBe('Connection not found');
+    expect((await refusal(relayUrl('no-such-id', owner))).status).toBe(404);
+    expect((await refusal(relayUrl(id))).status).toBe(401);
+    const vnc = await api(server, 'POST', '/api/connections', {
+      token: owner,
+      body: { name: 'v', type: 'vnc', host: '127.0.0.1', port: 5900 },
+    });
+    const notRelayed = await refusal(relayUrl(vnc.body.id as string, owner));
+    expect(notRelayed.status).toBe(400);
+    expect(notRelayed.body.error).toBe('This connection type is not relayed yet');
+  });
+
+  it('ends the SSH session when the WebSocket closes', async () => {
+    await waitUntil(() => ssh.openClients() === 0, 'earlier sessions to end');
+    const token = await newUser();
+    const id = await createSsh(token, { password: SSH_PASSWORD });
+    const relay = await connect(relayUrl(id, token));
+    await relay.output('welcome');
+    expect(ssh.openClients()).toBe(1);
+    relay.ws.close();
+    await waitUntil(() => ssh.openClients() === 0, 'the SSH session to end');
+  });
+
+  it('closes the WebSocket when the remote shell exits', async () => {
+    const token = await newUser();
+    const id = await createSsh(token, { password: SSH_PASSWORD });
+    const relay = await connect(relayUrl(id, token));
+    await relay.output('welcome');
+    relay.send({ type: 'input', data: 'exit\r' });
+    expect((await relay.closed).code).toBe(1000);
+  });
+
+  it('pauses the SSH stream for a slow client instead of dropping it or buffering without bound', async () => {
+    const token = await newUser();
+    const id = await createSsh(token, { password: SSH_PASSWORD });
+    const relay = await connect(relayUrl(id, token));
+    await relay.output('welcome');
+    const socket = (relay.ws as unknown as { _socket: { pause(): void; resume(): void } })._socket;
+    let received = 0;
+    const done = new Promise<void>((resolve) =>
+      relay.ws.on('message', (data: Buffer) => {
+        const m = JSON.parse(data.toString()) as Message;
+        if (m.type !== 'output') return;
+        received += String(m.data).split('x').length - 1;
+        if (String(m.data).includes('flood done')) resolve();
+      }),
+    );
+    socket.pause();
+    relay.send({ type: 'input', data: 'flood\r' });
+    await new Promise((r) => setTimeout(r, 1500));
+    // Without flow control the whole flood would be queued (and the client dropped as slow).
+    expect(ssh.floodWritten()).toBeLessThan(FLOOD_BYTES);
+    socket.resume();
+    await done;
+    expect(received).toBe(FLOOD_BYTES);
+    expect(relay.ws.readyState).toBe(WebSocket.OPEN);
+  });
+
+  it('caps concurrent relays per user', async () => {
+    const token = await newUser();
+    const id = await createSsh(token, { password: SSH_PASSWORD });
+    const open: Relay[] = [];
+    for (let i = 0; i < MAX_RELAYS; i++) open.push(await connect(relayUrl(id, token)));
+    await Promise.all(open.map((r) => r.output('welcome')));
+    expect((await refusal(relayUrl(id, token))).status).toBe(429);
+    open[0]?.ws.close();
+    await open[0]?.closed;
+    const again = await (async () => {
+      for (let attempt = 0; attempt < 20; attempt++) {
+        try {
+          return await connect(relayUrl(id, token));
+        } catch {
+          await new Promise((r) => setTimeout(r, 50));
+        }
+      }
+      throw new Error('relay slot was not released');
+    })();
+    await again.output('welcome');
+  });
+
+  it('trusts the host key on first use and refuses a changed one', async () => {
+    const root = makeTempDir();
+    const other = await startSshServer({
+      root,
+      username: SSH_USER,
+      password: SSH_PASSWORD,
+      publicKey: keys.public,
+    });
+    try {
+      const token = await newUser();
+      const id = await createSsh(token, { password: SSH_PASSWORD }, other.port);
+      const first = await connect(relayUrl(id, token));
+      await first.output('welcome');
+      first.ws.close();
+      await first.closed;
+      const [row] = await server.deps.database.db
+        .select()
+        .from(userConnections)
+        .where(eq(userConnections.id, id));
+      const recorded = row?.hostKeyFingerprint ?? '';
+      expect(recorded).toMatch(/^SHA256:[A-Za-z0-9+/]{43}$/);
+
+      // Same key after a restart: still trusted.
+      await other.restart();
+      const second = await connect(relayUrl(id, token));
+      await second.output('welcome');
+      second.ws.close();
+      await second.closed;
+
+      await other.restart({ newHostKey: true });
+      const third = await connect(relayUrl(id, token));
+      const error = await third.waitFor((m) => m.type === 'error');
+      expect(error.message).toMatch(
+        new RegExp(
+          `^Host key changed for 127\\.0\\.0\\.1: expected ${recorded.replace(/[+/]/g, '\\$&')}, got SHA256:`,
+        ),
+      );
+      expect(error.message).not.toContain(`got ${recorded}`);
+      expect((await third.closed).code).toBe(4409);
+    } finally {
+      await other.close();
+      removeDir(root);
+    }
+  });
+});
