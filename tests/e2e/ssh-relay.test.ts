@@ -237,11 +237,12 @@ describe('ssh relay', () => {
     expect(notYours.body.error).toBe('Connection not found');
     expect((await refusal(relayUrl('no-such-id', owner))).status).toBe(404);
     expect((await refusal(relayUrl(id))).status).toBe(401);
-    const vnc = await api(server, 'POST', '/api/connections', {
+    // The http family goes through the web proxy, not a WebSocket relay.
+    const web = await api(server, 'POST', '/api/connections', {
       token: owner,
-      body: { name: 'v', type: 'vnc', host: '127.0.0.1', port: 5900 },
+      body: { name: 'w', type: 'http', host: '127.0.0.1', port: 8080 },
     });
-    const notRelayed = await refusal(relayUrl(vnc.body.id as string, owner));
+    const notRelayed = await refusal(relayUrl(web.body.id as string, owner));
     expect(notRelayed.status).toBe(400);
     expect(notRelayed.body.error).toBe('This connection type is not relayed yet');
   });

@@ -8,16 +8,32 @@ import { SESSION_COOKIE } from '../../services/auth/sessions';
 import { loadSshTarget, type SshTarget } from '../../services/sftp/ssh-session';
 import { CloseCode } from '../protocol';
 import type { RealtimeSocket, RealtimeTransport, UpgradeRequest } from '../types';
+import { MuxRelay } from './mux';
 import { type Backpressure, DEFAULT_BACKPRESSURE, SshTerminalRelay } from './ssh';
+import { isMuxRelayType, isRawRelayType, loadOwnedConnection, TcpRelay, type TcpTarget } from './tcp';
 
-// `/ws/user-connection/:id` (API.md §6, §9): the caller's own connection, relayed. `ssh` opens a
-// PTY shell through ssh2 and speaks the terminal JSON protocol of seed 002; other types are refused
-// until their relays exist. Authentication as on /ws/portal (?token=, Bearer, session cookie), but
-// no first-message auth: the connection is looked up during the upgrade so a refusal is an HTTP 4xx.
+// `/ws/user-connection/:id` (API.md §6, §9): the caller's own connection, relayed, by type:
+// - `ssh`: a PTY shell through ssh2 speaking the terminal JSON protocol of seed 002 (ssh.ts);
+// - plugin `vnc` (vnc, rdp), `spice`, `tunnel` (database, redis, tcp_tunnel): raw binary TCP (tcp.ts);
+// - plugin `tunnel` with `?mux=1`: the `secure_tunnel` multiplexed streams (mux.ts, docs/relay-mux.md);
+// - anything else (the http family, mediamtx) is refused 400 "This connection type is not relayed yet".
+// Authentication as on /ws/portal (?token=, Bearer, session cookie), but no first-message auth: the
+// connection is looked up during the upgrade so a refusal is an HTTP 4xx. One per-user cap covers
+// every kind of relay.
 
 export const USER_CONNECTION_PATH = '/ws/user-connection/:id';
 
-export type RelayAuth = { userId: number; target: SshTarget };
+export type RelayAuth = { userId: number } & (
+  | { kind: 'ssh'; target: SshTarget }
+  | { kind: 'tcp'; target: TcpTarget }
+  | { kind: 'mux'; target: TcpTarget }
+);
+
+type Relay = {
+  start(): Promise<void> | void;
+  handle(data: string | Buffer, isBinary: boolean): void;
+  close(): void;
+};
 
 export type RelayHub = {
   /** Open relays of a user on this node. */
@@ -49,7 +65,7 @@ export function registerRelayHub(opts: {
   const maxRelays = opts.maxRelaysPerUser ?? 10;
   const backpressure = opts.backpressure ?? DEFAULT_BACKPRESSURE;
   const perUser = new Map<number, number>();
-  const relays = new Map<string, { relay: SshTerminalRelay; userId: number }>();
+  const relays = new Map<string, { relay: Relay; userId: number }>();
   const count = (userId: number) => perUser.get(userId) ?? 0;
 
   async function authenticate(req: UpgradeRequest): Promise<RelayAuth> {
@@ -63,12 +79,23 @@ export function registerRelayHub(opts: {
     if (actor.keyScopes !== null && !keyAllows(actor.keyScopes, 'connections', false))
       throw new AppError('FORBIDDEN');
     if (!bearer) assertSameOrigin(req.headers);
-    const target = await loadSshTarget(
-      { db, box: deps.secretBox, userId: actor.userId, id: req.params.id ?? '' },
-      'This connection type is not relayed yet',
-    );
-    if (count(actor.userId) >= maxRelays) throw new AppError('TOO_MANY_REQUESTS', 'Too many open relays');
-    return { userId: actor.userId, target };
+    const id = req.params.id ?? '';
+    const userId = actor.userId;
+    const connection = await loadOwnedConnection(db, userId, id);
+    let auth: RelayAuth;
+    if (req.query.get('mux') === '1') {
+      if (!isMuxRelayType(connection.type))
+        throw new AppError('BAD_REQUEST', 'Multiplexing is only available for tunnel connections');
+      auth = { userId, kind: 'mux', target: connection };
+    } else if (connection.type === 'ssh') {
+      auth = { userId, kind: 'ssh', target: await loadSshTarget({ db, box: deps.secretBox, userId, id }) };
+    } else if (isRawRelayType(connection.type)) {
+      auth = { userId, kind: 'tcp', target: connection };
+    } else {
+      throw new AppError('BAD_REQUEST', 'This connection type is not relayed yet');
+    }
+    if (count(userId) >= maxRelays) throw new AppError('TOO_MANY_REQUESTS', 'Too many open relays');
+    return auth;
   }
 
   const release = (socket: RealtimeSocket<RelayAuth>) => {
@@ -89,19 +116,27 @@ export function registerRelayHub(opts: {
     messagesPerSecond: 1000,
 
     onOpen(socket) {
-      const { userId, target } = socket.auth;
+      const auth = socket.auth;
+      const { userId } = auth;
       // The upgrade checked the cap; this closes the race between two upgrades of one user.
       if (count(userId) >= maxRelays) {
         socket.close(CloseCode.RATE_LIMITED, 'Too many open relays');
         return;
       }
       perUser.set(userId, count(userId) + 1);
-      const relay = new SshTerminalRelay(socket, target, { db, backpressure });
+      const relay: Relay =
+        auth.kind === 'ssh'
+          ? new SshTerminalRelay(socket, auth.target, { db, backpressure })
+          : auth.kind === 'mux'
+            ? new MuxRelay(socket, auth.target, { backpressure })
+            : new TcpRelay(socket, auth.target, { backpressure });
       relays.set(socket.id, { relay, userId });
-      relay.start().catch((err) => {
-        log.error({ err, connection_id: target.connectionId }, 'ssh relay failed');
-        socket.close(CloseCode.INTERNAL, 'Relay failed');
-      });
+      Promise.resolve()
+        .then(() => relay.start())
+        .catch((err) => {
+          log.error({ err, connection_id: auth.target.connectionId, kind: auth.kind }, 'relay failed');
+          socket.close(CloseCode.INTERNAL, 'Relay failed');
+        });
     },
 
     onMessage(socket, data, isBinary) {
