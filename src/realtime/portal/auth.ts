@@ -1,5 +1,6 @@
 import { parse as parseCookies } from 'cookie';
 import { AppError } from '../../core/errors';
+import { assertCookieUpgradeOrigin } from '../../core/same-origin';
 import type { Db } from '../../db/client';
 import { bearerFrom } from '../../rest/middleware/authenticate';
 import type { Actor } from '../../services/auth/actor';
@@ -27,22 +28,6 @@ function portalUserOf(actor: Actor | null): PortalUser | null {
   return { userId: actor.userId, username: actor.username };
 }
 
-/**
- * A browser sends cookies with cross-site WebSocket upgrades too: a cookie only counts when the
- * page's Origin is this host (clients without an Origin, i.e. not browsers, are not at risk).
- */
-function assertSameOrigin(headers: Record<string, string>) {
-  const origin = headers.origin;
-  if (!origin) return;
-  let host: string | undefined;
-  try {
-    host = new URL(origin).host;
-  } catch {
-    host = undefined;
-  }
-  if (host !== headers.host) throw new AppError('FORBIDDEN', 'Cross-site request refused');
-}
-
 /** The route's `authenticate`: throws to refuse the upgrade (401 bad token, 403 banned). */
 export async function authenticateUpgrade(deps: AuthDeps, req: UpgradeRequest): Promise<PortalAuth> {
   const bearer = req.query.get('token') || bearerFrom(req.headers.authorization);
@@ -50,7 +35,7 @@ export async function authenticateUpgrade(deps: AuthDeps, req: UpgradeRequest): 
   if (!bearer && !cookie) return { user: null };
   const state = await resolveCredentials(deps.db, deps.secretKey, { bearer, cookie, ip: req.ip });
   const user = portalUserOf(state.actor);
-  if (user && !bearer) assertSameOrigin(req.headers);
+  if (user && !bearer) assertCookieUpgradeOrigin(req.headers);
   return { user };
 }
 

@@ -1,5 +1,6 @@
 import { parse as parseCookies } from 'cookie';
 import { AppError } from '../../core/errors';
+import { assertCookieUpgradeOrigin } from '../../core/same-origin';
 import type { AppDeps } from '../../deps';
 import { bearerFrom } from '../../rest/middleware/authenticate';
 import { keyAllows } from '../../services/auth/api-keys';
@@ -40,18 +41,6 @@ export type RelayHub = {
   activeRelays(userId: number): number;
 };
 
-function assertSameOrigin(headers: Record<string, string>) {
-  const origin = headers.origin;
-  if (!origin) return;
-  let host: string | undefined;
-  try {
-    host = new URL(origin).host;
-  } catch {
-    host = undefined;
-  }
-  if (host !== headers.host) throw new AppError('FORBIDDEN', 'Cross-site request refused');
-}
-
 export function registerRelayHub(opts: {
   transport: RealtimeTransport;
   deps: AppDeps;
@@ -78,7 +67,7 @@ export function registerRelayHub(opts: {
     if (actor.kind !== 'user') throw new AppError('FORBIDDEN');
     if (actor.keyScopes !== null && !keyAllows(actor.keyScopes, 'connections', false))
       throw new AppError('FORBIDDEN');
-    if (!bearer) assertSameOrigin(req.headers);
+    if (!bearer) assertCookieUpgradeOrigin(req.headers);
     const id = req.params.id ?? '';
     const userId = actor.userId;
     const connection = await loadOwnedConnection(db, userId, id);

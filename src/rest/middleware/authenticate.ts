@@ -1,7 +1,8 @@
 import { parse as parseCookies } from 'cookie';
-import type { Request, RequestHandler } from 'express';
+import type { RequestHandler } from 'express';
 import { normalizeIp } from '../../core/client-ip';
 import { AppError } from '../../core/errors';
+import { isSameOrigin } from '../../core/same-origin';
 import type { AppDeps } from '../../deps';
 import type { AuthState } from '../../services/auth/actor';
 import { resolveCredentials } from '../../services/auth/resolve';
@@ -13,17 +14,6 @@ const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 export function bearerFrom(authorization: string | undefined): string | undefined {
   const match = authorization?.match(/^Bearer\s+(\S+)\s*$/i);
   return match?.[1];
-}
-
-/** SameSite=Lax plus this: a state-changing cookie request must come from our own origin. */
-function isSameOrigin(req: Request): boolean {
-  const source = req.get('origin') ?? req.get('referer');
-  if (!source) return false;
-  try {
-    return new URL(source).host === req.get('host');
-  } catch {
-    return false;
-  }
 }
 
 /**
@@ -49,7 +39,7 @@ export function authenticate(deps: AppDeps): RequestHandler {
         !bearer &&
         !req.get('x-api-key') &&
         !SAFE_METHODS.has(req.method) &&
-        !isSameOrigin(req)
+        !isSameOrigin(req.get('origin') ?? req.get('referer'), req.get('host'))
       ) {
         throw new AppError('FORBIDDEN', 'Cross-site request refused');
       }
