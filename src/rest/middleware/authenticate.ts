@@ -34,6 +34,7 @@ export function authenticate(deps: AppDeps): RequestHandler {
         botKey: req.get('x-api-key') || undefined,
         ip,
       });
+      // CSRF: SameSite=Lax, plus a state-changing cookie request must come from our own origin.
       if (
         auth.actor &&
         !bearer &&
