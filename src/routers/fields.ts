@@ -24,3 +24,35 @@ export const MAX_ID = 2_147_483_647;
 
 /** Path ids arrive as strings over REST. */
 export const ZId = z.coerce.number().int().positive().max(MAX_ID);
+
+/**
+ * Missing and wrongly typed values get their own sentences ("limit is required", "limit must be a
+ * number"): the schema's own error map still sees the input, which finished zod 4 issues drop.
+ */
+export const typed = (expected: string) => ({
+  error: (issue: z.core.$ZodRawIssue) =>
+    issue.code === 'invalid_type'
+      ? issue.input === undefined
+        ? 'is required'
+        : `must be ${expected}`
+      : undefined,
+});
+
+/** An integer from a query string or a JSON body. */
+export const ZInteger = () => z.coerce.number(typed('a number')).int({ error: 'must be an integer' });
+
+const ACCESS_SCOPE = /^access:(\*|[a-z0-9_-]+)$/;
+
+/** A comma-separated list of `access:<name>` scopes (`access:*` for all), normalised; empty allowed. */
+export const accessScopeList = (message: string) =>
+  z
+    .string()
+    .max(1000)
+    .transform((s) =>
+      s
+        .split(',')
+        .map((part) => part.trim())
+        .filter(Boolean)
+        .join(','),
+    )
+    .refine((s) => s === '' || s.split(',').every((part) => ACCESS_SCOPE.test(part)), { message });

@@ -4,7 +4,7 @@ import {
   ZNotificationMessage,
   ZNotificationTitle,
 } from '../../services/notifications/types';
-import { ZDisplayName, ZPassword, ZUsername } from '../fields';
+import { accessScopeList, ZDisplayName, ZPassword, ZUsername } from '../fields';
 
 // Inputs of the admin router (API.md §10). Not REST: no openapi meta, typed tRPC and the CLI only.
 
@@ -27,22 +27,10 @@ export const ZTimeoutInput = ZUserAction.extend({ minutes: z.number().int().min(
 
 export const ZSetLevelInput = ZUserAction.extend({ level: ZLevel });
 
-const SCOPE = /^access:(\*|[a-z0-9_-]+)$/;
-
 /** `access:*` or a comma-separated list of `access:<service category>`; empty removes every service. */
-export const ZScopes = z
-  .string()
-  .max(1000)
-  .transform((s) =>
-    s
-      .split(',')
-      .map((part) => part.trim())
-      .filter(Boolean)
-      .join(','),
-  )
-  .refine((s) => s === '' || s.split(',').every((part) => SCOPE.test(part)), {
-    message: 'scopes must be access:* or a comma-separated list of access:<category>',
-  });
+export const ZScopes = accessScopeList(
+  'scopes must be access:* or a comma-separated list of access:<category>',
+);
 
 export const ZSetScopesInput = z.object({ username: ZTarget, scopes: ZScopes });
 

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { NOTIFICATION_TYPES } from '../../services/notifications/types';
-import { ZIsoDate } from '../fields';
+import { ZInteger as integer, ZIsoDate } from '../fields';
 
 // Inputs and outputs of the notifications router (API.md §4); the output mirrors
 // services/notifications/types.ts `notificationView`.
@@ -29,18 +29,6 @@ export const ZUnreadCount = z.object({ unread_count: z.number().int() });
 export const ZReadAll = z.object({ success: z.literal(true), count: z.number().int() });
 
 // ── inputs ───────────────────────────────────────────────────────────────────────────────
-
-/** Missing and wrongly typed values get their own sentences (see users/schemas.ts `typed`). */
-const typed = (expected: string) => ({
-  error: (issue: z.core.$ZodRawIssue) =>
-    issue.code === 'invalid_type'
-      ? issue.input === undefined
-        ? 'is required'
-        : `must be ${expected}`
-      : undefined,
-});
-
-const integer = () => z.coerce.number(typed('a number')).int({ error: 'must be an integer' });
 
 export const ZListInput = z.object({
   unread: z

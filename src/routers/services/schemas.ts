@@ -1,25 +1,11 @@
 import { z } from 'zod';
 import { ZHost, ZPort } from '../../services/connections/types';
-import { ZDisplayName } from '../fields';
+import { accessScopeList, ZDisplayName } from '../fields';
 
 // Inputs of `admin.services.*` (admin router and CLI) and the outputs of the REST service routes.
 
-const SCOPE = /^access:(\*|[a-z0-9_-]+)$/;
-
 /** Extra scopes of a service: a comma-separated list of `access:<name>`; empty = category rules only. */
-export const ZServiceScopes = z
-  .string()
-  .max(1000)
-  .transform((s) =>
-    s
-      .split(',')
-      .map((part) => part.trim())
-      .filter(Boolean)
-      .join(','),
-  )
-  .refine((s) => s === '' || s.split(',').every((part) => SCOPE.test(part)), {
-    message: 'scopes must be a comma-separated list of access:<name>',
-  });
+export const ZServiceScopes = accessScopeList('scopes must be a comma-separated list of access:<name>');
 
 const ZPlugin = z
   .string()

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { MAX_ID, ZIsoDate } from '../fields';
+import { ZInteger as integer, MAX_ID, typed, ZIsoDate } from '../fields';
 
 // Inputs and outputs of the users router (API.md §1 "Users"); output shapes mirror
 // services/users/views.ts so the REST layer documents exactly what the views produce.
@@ -103,20 +103,6 @@ export const ZAnnouncementList = z.object({
 
 // ── inputs ───────────────────────────────────────────────────────────────────────────────
 
-/**
- * zod 4 drops `input` from finished issues, so the shared formatter cannot tell a missing field
- * from one of the wrong type; the schema's own error map still sees the input and can.
- */
-const typed = (expected: string) => ({
-  error: (issue: z.core.$ZodRawIssue) =>
-    issue.code === 'invalid_type'
-      ? issue.input === undefined
-        ? 'is required'
-        : `must be ${expected}`
-      : undefined,
-});
-
-const integer = () => z.coerce.number(typed('a number')).int({ error: 'must be an integer' });
 const limitField = (max: number, fallback: number) => integer().min(1).max(max).default(fallback);
 const offsetField = () => integer().min(0).default(0);
 const text = () => z.string(typed('a string'));
