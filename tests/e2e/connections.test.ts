@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import ssh2 from 'ssh2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { dumpAllTables } from '../helpers/database';
 import { api, makeUser, signIn } from '../helpers/identity';
 import { startTestServer, type TestServer } from '../helpers/server';
 
@@ -21,19 +22,6 @@ afterAll(() => server?.close());
 async function newUser() {
   const { username, password } = await makeUser(server);
   return signIn(server, username, password);
-}
-
-async function dumpAllTables(): Promise<string> {
-  const database = server.deps.database;
-  const tables = await database.query<{ table_name: string }>(
-    sql`select table_name from information_schema.tables where table_schema = 'public' and table_type = 'BASE TABLE'`,
-  );
-  let dump = '';
-  for (const { table_name } of tables) {
-    const rows = await database.query(sql.raw(`select * from "${table_name}"`));
-    dump += `${table_name}\n${JSON.stringify(rows)}\n`;
-  }
-  return dump;
 }
 
 type Conn = {
@@ -439,7 +427,9 @@ describe('ssh keys', () => {
     for (const key of [ed.body.private_key, rsa.body.private_key]) {
       expect(table).not.toContain(privateBody(String(key)).slice(0, 64));
       expect(table).not.toContain('PRIVATE KEY');
-      expect((await dumpAllTables()).includes(privateBody(String(key)).slice(0, 64))).toBe(false);
+      expect(
+        (await dumpAllTables(server.deps.database)).includes(privateBody(String(key)).slice(0, 64)),
+      ).toBe(false);
     }
 
     const deleted = await api(server, 'DELETE', `/api/ssh-keys/${ed.body.id}`, { token });
@@ -504,7 +494,7 @@ describe('secrets at rest', () => {
     });
 
     const all = await api(server, 'GET', '/api/connections', { token });
-    const dump = await dumpAllTables();
+    const dump = await dumpAllTables(server.deps.database);
     for (const [name, secret] of Object.entries(secrets)) {
       expect(dump.includes(secret), `${name} appears in the database`).toBe(false);
       expect(JSON.stringify(all.body).includes(secret), `${name} appears in the list`).toBe(false);

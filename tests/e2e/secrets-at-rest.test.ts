@@ -1,6 +1,6 @@
-import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { currentTotp } from '../../src/services/auth/totp';
+import { dumpAllTables } from '../helpers/database';
 import { api, makeBot, makeUser, signIn } from '../helpers/identity';
 import { startTestServer, type TestServer } from '../helpers/server';
 
@@ -14,19 +14,6 @@ beforeAll(async () => {
   });
 });
 afterAll(() => server?.close());
-
-async function dumpAllTables(): Promise<string> {
-  const database = server.deps.database;
-  const tables = await database.query<{ table_name: string }>(
-    sql`select table_name from information_schema.tables where table_schema = 'public' and table_type = 'BASE TABLE'`,
-  );
-  let dump = '';
-  for (const { table_name } of tables) {
-    const rows = await database.query(sql.raw(`select * from "${table_name}"`));
-    dump += `${table_name}\n${JSON.stringify(rows)}\n`;
-  }
-  return dump;
-}
 
 describe('secrets at rest', () => {
   it('stores no password, token, key, code or TOTP secret in plaintext', async () => {
@@ -83,7 +70,7 @@ describe('secrets at rest', () => {
     expect((await api(server, 'GET', '/api/keys', { token: secrets.sessionToken })).status).toBe(200);
     await signIn(server, username, password, backups[0]);
 
-    const dump = await dumpAllTables();
+    const dump = await dumpAllTables(server.deps.database);
     expect(dump.length).toBeGreaterThan(1000);
     for (const [name, secret] of Object.entries(secrets)) {
       expect(secret.length, name).toBeGreaterThanOrEqual(6);

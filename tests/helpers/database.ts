@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
+import { sql } from 'drizzle-orm';
 import postgres from 'postgres';
 import { runtime } from '../../src/core/env';
+import type { Database } from '../../src/db/client';
 
 /**
  * With TEST_DATABASE_URL set, each caller gets a fresh database on that PostgreSQL server (dropped
@@ -46,4 +48,17 @@ export async function postgresReachable(url: string): Promise<boolean> {
   } finally {
     await sql.end({ timeout: 1 }).catch(() => {});
   }
+}
+
+/** Every row of every table as text, to prove that no secret is stored in plaintext. */
+export async function dumpAllTables(database: Database): Promise<string> {
+  const tables = await database.query<{ table_name: string }>(
+    sql`select table_name from information_schema.tables where table_schema = 'public' and table_type = 'BASE TABLE'`,
+  );
+  let dump = '';
+  for (const { table_name } of tables) {
+    const rows = await database.query(sql.raw(`select * from "${table_name}"`));
+    dump += `${table_name}\n${JSON.stringify(rows)}\n`;
+  }
+  return dump;
 }
