@@ -1,11 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { sql } from 'drizzle-orm';
-import postgres from 'postgres';
-import { type Database, openDatabase } from '../src/db/client';
+import type { Database } from '../src/db/client';
 import { createUser } from '../src/services/users/accounts';
+import { prepareBenchDatabase } from './lib/database';
 import { median, startProcess } from './lib/processes';
 import { isQuick, report } from './lib/report';
 
@@ -28,35 +25,6 @@ const secretText = randomBytes(32).toString('hex');
 const password = 'bench owner password';
 const owner = 'bench_owner';
 
-type Target = { env: Record<string, string>; open(): Promise<Database>; cleanup(): Promise<void> };
-
-async function prepareTarget(): Promise<Target> {
-  const base = process.env.BENCH_DATABASE_URL;
-  if (!base) {
-    const dir = mkdtempSync(join(tmpdir(), 'portal-bench-notify-'));
-    return {
-      env: { DATA_DIR: dir },
-      open: () => openDatabase({ dataDir: dir }),
-      cleanup: async () => rmSync(dir, { recursive: true, force: true }),
-    };
-  }
-  const name = `portal_bench_${randomBytes(6).toString('hex')}`;
-  const admin = postgres(base, { max: 1, onnotice: () => {} });
-  await admin.unsafe(`create database ${name}`);
-  await admin.end();
-  const url = new URL(base);
-  url.pathname = `/${name}`;
-  return {
-    env: { DATABASE_URL: url.toString() },
-    open: () => openDatabase({ url: url.toString(), maxConnections: 2 }),
-    async cleanup() {
-      const drop = postgres(base, { max: 1, onnotice: () => {} });
-      await drop.unsafe(`drop database if exists ${name} with (force)`);
-      await drop.end();
-    },
-  };
-}
-
 /** The same rows the broadcast writes, as one plain statement; returns milliseconds. */
 async function plainInsertSelect(database: Database, id: number): Promise<number> {
   const started = performance.now();
@@ -65,7 +33,7 @@ async function plainInsertSelect(database: Database, id: number): Promise<number
   return performance.now() - started;
 }
 
-const target = await prepareTarget();
+const target = await prepareBenchDatabase('notify');
 try {
   const database = await target.open();
   const baseline: number[] = [];

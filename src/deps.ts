@@ -5,6 +5,8 @@ import type { Logger } from './core/log';
 import { createRateLimiter, type RateLimiter } from './core/rate-limit';
 import { readPackageVersion, readSourceHash } from './core/source-hash';
 import type { Database } from './db/client';
+import { createChromiumRuntime } from './services/rooms/browser/chromium';
+import { type BrowserHost, createBrowserHost } from './services/rooms/browser-host';
 
 /** Long-lived services built once by the composition root and shared by every transport. */
 export type AppDeps = {
@@ -18,6 +20,8 @@ export type AppDeps = {
   /** AES-256-GCM for secrets at rest (TOTP secrets, pending login codes, credentials). */
   secretBox: SecretBox;
   build: { sourceHash: string; version: string; startedAt: Date };
+  /** Shared room browsers: this node's Chromium runtime, reachable from every node. */
+  browsers: BrowserHost;
 };
 
 /** The one way to assemble AppDeps, for the server and for the CLI's in-process runs. */
@@ -29,6 +33,16 @@ export function createAppDeps(opts: {
   secretKey: Buffer;
 }): AppDeps {
   const { env, bus } = opts;
+  const secretBox = createSecretBox(opts.secretKey);
+  // Chromium starts at the first room start, not here: the CLI and most tests never launch it.
+  const runtime = createChromiumRuntime({
+    executablePath: env.CHROMIUM_PATH,
+    capacity: env.MAX_BROWSERS,
+    allowPrivateNetworks: env.BROWSER_ALLOW_PRIVATE,
+    jpegQuality: env.SCREEN_JPEG_QUALITY,
+    maxFps: env.SCREEN_MAX_FPS,
+    log: opts.log,
+  });
   return {
     ...opts,
     rateLimiter: createRateLimiter({
@@ -42,7 +56,15 @@ export function createAppDeps(opts: {
         HEALTH: env.RATE_LIMIT_HEALTH,
       },
     }),
-    secretBox: createSecretBox(opts.secretKey),
+    secretBox,
+    browsers: createBrowserHost({
+      db: opts.database.db,
+      bus,
+      log: opts.log,
+      secretBox,
+      runtime,
+      idleSeconds: env.BROWSER_IDLE_SECONDS,
+    }),
     build: {
       sourceHash: readSourceHash(env.SOURCE_HASH),
       version: readPackageVersion(),

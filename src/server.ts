@@ -10,6 +10,7 @@ import { createLogger, type Logger } from './core/log';
 import { loadSecretKey } from './core/secret-key';
 import { openDatabase } from './db/client';
 import { type AppDeps, createAppDeps } from './deps';
+import { registerChatHub } from './realtime/chat/hub';
 import { registerPortalHub } from './realtime/portal/hub';
 import { CloseCode } from './realtime/protocol';
 import { registerRelayHub } from './realtime/relay/hub';
@@ -18,6 +19,9 @@ import type { RealtimeTransport } from './realtime/types';
 import { createRestApp } from './rest/app';
 import { appRouter } from './routers/_app';
 import { startSubscriptionExpiry } from './services/admin/subscriptions';
+import { startMatchSweeper } from './services/match/sweeper';
+import { matchDepsOf } from './services/match/types';
+import { startChatRetention } from './services/retention/chat-messages';
 
 export type RunningServer = {
   url: string;
@@ -59,8 +63,14 @@ export async function startServer(env: Env, opts: StartOptions = {}): Promise<Ru
     cleanups.unshift(() => bus.close());
     const deps = createAppDeps({ env, log, database, bus, secretKey: secret.key });
 
+    await deps.browsers.attach();
+    cleanups.unshift(() => deps.browsers.close());
     const expiry = await startSubscriptionExpiry({ db: database.db, log });
     cleanups.unshift(() => expiry.stop());
+    const matchSweeper = startMatchSweeper({ deps: matchDepsOf(deps), log });
+    cleanups.unshift(() => matchSweeper.stop());
+    const retention = startChatRetention({ db: database.db, log, days: env.CHAT_RETENTION_DAYS });
+    cleanups.unshift(() => retention.stop());
     // The embedded database admits one process: the admin CLI reaches it through this socket.
     if (database.kind === 'pglite') {
       const channel = await startAdminChannel(deps);
@@ -89,6 +99,8 @@ export async function startServer(env: Env, opts: StartOptions = {}): Promise<Ru
     transport.attach(http);
     const portalHub = await registerPortalHub({ transport, deps });
     cleanups.unshift(() => portalHub.close());
+    const chatHub = await registerChatHub({ transport, deps });
+    cleanups.unshift(() => chatHub.close());
     registerRelayHub({ transport, deps, maxRelaysPerUser: env.WS_MAX_SOCKETS_PER_USER });
     const wsPort = await transport.listen();
 

@@ -44,6 +44,13 @@ const ZEnv = z.object({
   TURN_SECRET: optionalText,
   CHROMIUM_PATH: z.string().min(1).default('/usr/bin/chromium'),
   MAX_BROWSERS: int(0, 1000).default(4),
+  // A running room browser with no member connected to /ws/portal for this long is stopped.
+  BROWSER_IDLE_SECONDS: int(5, 24 * 3600).default(600),
+  // Room browsers may not open loopback, private or link-local addresses unless this is true.
+  BROWSER_ALLOW_PRIVATE: bool.default(false),
+  // Shared-browser screencast: JPEG quality and the most frames per second sent to viewers.
+  SCREEN_JPEG_QUALITY: int(10, 100).default(60),
+  SCREEN_MAX_FPS: int(1, 60).default(15),
   RTMP_PLAIN_ENABLED: bool.default(false),
   MEDIAMTX_URL: optionalText,
   // Overrides the commit reported in X-Source-Hash (for builds without a .git folder).
@@ -75,6 +82,17 @@ const ZEnv = z.object({
 
   // Public statistics (GET /statistics/*) are recomputed at most this often; 0 disables the cache.
   STATS_CACHE_SECONDS: int(0, 3600).default(10),
+
+  // Matchmaking (API.md §5): wait before interests/language are ignored, and how long a pair
+  // that already met is kept apart.
+  MATCH_FALLBACK_SECONDS: int(0, 3600).default(30),
+  MATCH_COOLDOWN_MINUTES: int(0, 7 * 24 * 60).default(60),
+
+  // Channel and DM messages older than this are deleted (API.md §8), search tokens with them.
+  CHAT_RETENTION_DAYS: int(1, 3650).default(7),
+  // Channel and room chat send rate (seed 002: 5 messages per 5 seconds per user).
+  CHAT_RATE_MESSAGES: int(1, 100000).default(5),
+  CHAT_RATE_WINDOW_SECONDS: int(1, 3600).default(5),
 
   MAX_BODY_BYTES: int(1024, 64 * 1024 * 1024).default(1024 * 1024),
   SHUTDOWN_TIMEOUT_MS: int(100, 600_000).default(10_000),

@@ -19,6 +19,7 @@ export const ERROR_TABLE = {
   },
   TOO_MANY_REQUESTS: { trpc: 'TOO_MANY_REQUESTS', status: 429, message: 'Too many requests' },
   INTERNAL: { trpc: 'INTERNAL_SERVER_ERROR', status: 500, message: 'Internal server error' },
+  BAD_GATEWAY: { trpc: 'BAD_GATEWAY', status: 502, message: 'The upstream server did not answer properly' },
   SERVICE_UNAVAILABLE: { trpc: 'SERVICE_UNAVAILABLE', status: 503, message: 'Service unavailable' },
 } as const satisfies Record<string, { trpc: TRPC_ERROR_CODE_KEY; status: number; message: string }>;
 
@@ -134,7 +135,9 @@ export function describeError(err: unknown): DescribedError {
     return {
       body: { error: err.message, status: err.status, ...err.extra },
       appCode: err.appCode,
-      internal: err.status >= 500,
+      // Our own faults only: an upstream that failed (502) or a resource at capacity (503) is a
+      // condition the message explains, not a bug worth a stack trace.
+      internal: err.status === 500,
     };
   }
   if (err instanceof TRPCError && err.cause instanceof AppError) return describeError(err.cause);

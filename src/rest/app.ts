@@ -7,6 +7,9 @@ import type { AppDeps } from '../deps';
 import { createExpressContext } from '../routers/context';
 import { buildRouteTable } from '../routers/route-table';
 import { docsRouter } from './docs';
+import { chatUploadRoute, chatUploadRouter } from './handlers/chat-upload';
+import { roomScreenRoute, roomScreenRouter } from './handlers/room-screen';
+import { staticUploadsRoute, staticUploadsRouter } from './handlers/static-uploads';
 import { authenticate, rejectFailedAuth } from './middleware/authenticate';
 import { correlation } from './middleware/correlation';
 import { contractErrorBodies, expressErrorHandler, rememberError } from './middleware/error-body';
@@ -47,7 +50,7 @@ export function createRestApp({ deps, router, isDraining = () => false }: RestAp
   app.disable('etag');
   app.set('trust proxy', compileTrustProxy(deps.env.TRUST_PROXY));
   const createContext = createExpressContext(deps);
-  const routes = buildRouteTable(router);
+  const routes = buildRouteTable(router, [roomScreenRoute, chatUploadRoute, staticUploadsRoute]);
 
   app.use(securityHeaders(deps.build.sourceHash));
   app.use(correlation(deps.log));
@@ -80,6 +83,10 @@ export function createRestApp({ deps, router, isDraining = () => false }: RestAp
 
   // Everything below answers in the contract's error shape.
   app.use(contractErrorBodies);
+  // Non-RPC handlers go before the OpenAPI middleware, which never calls next().
+  app.use(roomScreenRouter(deps));
+  app.use(chatUploadRouter(deps));
+  app.use(staticUploadsRouter(deps));
   app.use(express.json({ limit: deps.env.MAX_BODY_BYTES, type: ['application/json', 'application/*+json'] }));
   app.use(emptyBodyIsJson);
   app.use(

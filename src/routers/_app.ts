@@ -2,10 +2,16 @@ import { adminRouter } from './admin/router';
 import { authRouter } from './auth/router';
 import { botRouter } from './bot/router';
 import { botsRouter } from './bots/router';
+import { chatRouter } from './chat/router';
 import { connectionsRouter } from './connections/router';
+import { dmRouter } from './dm/router';
 import { healthRouter } from './health/router';
 import { keysRouter } from './keys/router';
+import { linkPreviewRouter } from './link-preview/router';
+import { matchRouter } from './match/router';
 import { notificationsRouter } from './notifications/router';
+import { roomsRouter } from './rooms/router';
+import { searchRouter } from './search/router';
 import { servicesRouter } from './services/router';
 import { sessionsRouter } from './sessions/router';
 import { sftpRouter } from './sftp/router';
@@ -14,6 +20,7 @@ import { statisticsRouter, statsRouter } from './stats/router';
 import { createCallerFactory, router } from './trpc';
 import { twoFactorRouter } from './two-factor/router';
 import { usersRouter } from './users/router';
+import { voiceRouter } from './voice/router';
 
 export const appRouter = router({
   health: healthRouter,
@@ -28,10 +35,17 @@ export const appRouter = router({
   keys: keysRouter,
   twoFactor: twoFactorRouter,
   notifications: notificationsRouter,
+  match: matchRouter,
   services: servicesRouter,
   connections: connectionsRouter,
   sshKeys: sshKeysRouter,
   sftp: sftpRouter,
+  rooms: roomsRouter,
+  chat: chatRouter,
+  linkPreview: linkPreviewRouter,
+  voice: voiceRouter,
+  search: searchRouter,
+  dm: dmRouter,
 });
 
 /** What typed TS clients import: `createTRPCClient<AppRouter>`. */

@@ -18,28 +18,35 @@ const UNROUTED: RouteClass = { tier: 'PUBLIC', procedure: null };
  * Which procedure (and so which rate tier) a request will reach, read from the routers' own meta
  * so REST paths, /trpc calls and tiers never drift apart. Unknown paths count as PUBLIC.
  */
-export function buildRouteTable(appRouter: AnyRouter) {
+export type ExtraRoute = { method: string; path: string; tier: RateTier };
+
+export function buildRouteTable(appRouter: AnyRouter, extra: readonly ExtraRoute[] = []) {
   const procedures = appRouter._def.procedures as Record<string, { _def: { meta?: Meta } }>;
   const tiers = new Map<string, RateTier>();
   const rest: RestRoute[] = [];
+  const addRest = (method: string, path: string, tier: RateTier, procedure: string) => {
+    const segments = path.split('/').filter(Boolean);
+    const pattern = segments
+      .map((s) => (/^\{.+\}$/.test(s) ? '[^/]+' : s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')))
+      .join('/');
+    rest.push({
+      method,
+      regex: new RegExp(`^/${pattern}/?$`),
+      literalSegments: segments.filter((s) => !s.startsWith('{')).length,
+      tier,
+      procedure,
+    });
+  };
   for (const [procedure, def] of Object.entries(procedures)) {
     const meta = def._def.meta;
     const tier = meta?.rateTier ?? 'PUBLIC';
     tiers.set(procedure, tier);
     const openapi = meta?.openapi;
     if (!openapi || openapi.enabled === false) continue;
-    const segments = openapi.path.split('/').filter(Boolean);
-    const pattern = segments
-      .map((s) => (/^\{.+\}$/.test(s) ? '[^/]+' : s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')))
-      .join('/');
-    rest.push({
-      method: openapi.method,
-      regex: new RegExp(`^/${pattern}/?$`),
-      literalSegments: segments.filter((s) => !s.startsWith('{')).length,
-      tier,
-      procedure,
-    });
+    addRest(openapi.method, openapi.path, tier, procedure);
   }
+  // Non-RPC handlers of src/rest (binary bodies, streams) declare their own tier.
+  for (const route of extra) addRest(route.method, route.path, route.tier, `rest:${route.path}`);
   // /users/me must win over /users/{id}, as it does in the REST router.
   rest.sort((a, b) => b.literalSegments - a.literalSegments);
 

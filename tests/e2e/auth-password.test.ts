@@ -4,12 +4,12 @@ import { apiKeys, registrations, sessions, users } from '../../src/db/schema';
 import { inviteCodeFor } from '../../src/services/auth/invite-code';
 import { currentTotp } from '../../src/services/auth/totp';
 import { api, makeUser, signIn, uniqueName } from '../helpers/identity';
-import { startTestServer, type TestServer } from '../helpers/server';
+import { NO_REQUEST_LIMITS, startTestServer, type TestServer } from '../helpers/server';
 
 // Password sign-in, registration, sessions, tokens, API keys and TOTP over real HTTP (API.md §1).
 
 let server: TestServer;
-const generous = { RATE_LIMIT_LOGIN: '100000', RATE_LIMIT_AUTH: '100000', RATE_LIMIT_PUBLIC: '100000' };
+const generous = NO_REQUEST_LIMITS;
 
 beforeAll(async () => {
   server = await startTestServer({ env: generous });

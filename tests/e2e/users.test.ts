@@ -9,7 +9,7 @@ import { createSession } from '../../src/services/auth/sessions';
 import { createUser } from '../../src/services/users/accounts';
 import { isBlockedEitherWay } from '../../src/services/users/blocks';
 import { api, makeUser } from '../helpers/identity';
-import { startTestServer, type TestServer } from '../helpers/server';
+import { NO_REQUEST_LIMITS, startTestServer, type TestServer } from '../helpers/server';
 
 // The users router over real HTTP (API.md §1 "Users", seed 003 redaction and hierarchy).
 
@@ -17,7 +17,7 @@ let server: TestServer;
 
 beforeAll(async () => {
   server = await startTestServer({
-    env: { RATE_LIMIT_LOGIN: '100000', RATE_LIMIT_AUTH: '100000', RATE_LIMIT_PUBLIC: '100000' },
+    env: NO_REQUEST_LIMITS,
   });
 });
 afterAll(() => server?.close());

@@ -1,7 +1,6 @@
 import { once } from 'node:events';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { createLogger } from '../../src/core/log';
@@ -10,89 +9,21 @@ import { ONLINE_USERS_SET, PRESENCE_TOPIC } from '../../src/realtime/portal/prot
 import { createTransport } from '../../src/realtime/transport';
 import { createCaller } from '../../src/routers/_app';
 import { createContextInner } from '../../src/routers/context';
-import { type RunningServer, startServer } from '../../src/server';
+import type { RunningServer } from '../../src/server';
 import { SYSTEM_ACTOR } from '../../src/services/auth/actor';
 import { createApiKey } from '../../src/services/auth/api-keys';
 import { createSession } from '../../src/services/auth/sessions';
 import { notify } from '../../src/services/notifications/notify';
-import { createDatabaseOn, postgresReachable } from '../helpers/database';
-import { makeTempDir, removeDir, testEnv, testEnvVars } from '../helpers/env';
+import { type Cluster, clusterSkipReason, startCluster } from '../helpers/cluster';
+import { testEnvVars } from '../helpers/env';
 import { api, makeUser, uniqueName } from '../helpers/identity';
+import { closePortalClients, openPortal as open, waitFor } from '../helpers/portal-client';
 import { startTestServer, type TestServer } from '../helpers/server';
 import { runToExit } from '../helpers/spawn';
 
 // /ws/portal as clients use it (API.md §9): real sockets against a real server and database.
 // Authentication by ?token=, Bearer, cookie and first message; notification fan-out, targeted
 // and broadcast; limits; presence; and, with PostgreSQL and Redis, delivery across two nodes.
-
-type Message = Record<string, unknown> & { type: string };
-type Closed = { code: number; reason: string };
-
-type PortalClient = {
-  ws: WebSocket;
-  /** The next message (queued from the first byte), or a timeout error. */
-  next(timeoutMs?: number): Promise<Message>;
-  send(message: unknown): void;
-  closed: Promise<Closed>;
-  close(): Promise<Closed>;
-};
-
-const clients = new Set<PortalClient>();
-
-function open(url: string, headers: Record<string, string> = {}): Promise<PortalClient> {
-  const ws = new WebSocket(url, { headers });
-  const queue: Message[] = [];
-  const waiters: Array<(m: Message) => void> = [];
-  ws.on('error', () => {});
-  ws.on('message', (data: Buffer) => {
-    const message = JSON.parse(data.toString()) as Message;
-    const waiter = waiters.shift();
-    if (waiter) waiter(message);
-    else queue.push(message);
-  });
-  const closed = new Promise<Closed>((resolve) =>
-    ws.once('close', (code, reason) => resolve({ code, reason: reason.toString() })),
-  );
-  const client: PortalClient = {
-    ws,
-    next(timeoutMs = 5000) {
-      const queued = queue.shift();
-      if (queued) return Promise.resolve(queued);
-      return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => {
-          waiters.splice(waiters.indexOf(waiter), 1);
-          reject(new Error(`no message within ${timeoutMs} ms`));
-        }, timeoutMs);
-        const waiter = (m: Message) => {
-          clearTimeout(timer);
-          resolve(m);
-        };
-        waiters.push(waiter);
-      });
-    },
-    send: (message) => ws.send(typeof message === 'string' ? message : JSON.stringify(message)),
-    closed,
-    close() {
-      if (ws.readyState === WebSocket.OPEN || ws.readyState === WebSocket.CONNECTING) ws.close();
-      return closed;
-    },
-  };
-  clients.add(client);
-  return new Promise((resolve, reject) => {
-    ws.once('open', () => resolve(client));
-    ws.once('unexpected-response', (req, res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => {
-        text += chunk;
-      });
-      res.on('end', () => {
-        req.destroy();
-        reject(Object.assign(new Error(`refused ${res.statusCode}`), { status: res.statusCode, body: text }));
-      });
-    });
-  });
-}
 
 /** The HTTP refusal of an upgrade: status and the contract's error body. */
 async function refusal(url: string, headers: Record<string, string> = {}) {
@@ -106,21 +37,9 @@ async function refusal(url: string, headers: Record<string, string> = {}) {
   throw new Error('upgrade was accepted');
 }
 
-async function waitFor(check: () => Promise<boolean>, what: string, timeoutMs = 5000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 const wsUrl = (server: { url: string }) => `${server.url.replace('http', 'ws')}/ws/portal`;
 
-async function closeClients() {
-  await Promise.all([...clients].map((c) => c.close()));
-  clients.clear();
-}
-afterEach(closeClients);
+afterEach(closePortalClients);
 
 const adminOf = (server: RunningServer) =>
   createCaller(
@@ -150,7 +69,7 @@ describe.each(['uws', 'ws'] as const)('/ws/portal on one node (%s transport)', (
   afterAll(() => server?.close());
   // Every test starts with nobody online, so presence counts are exact.
   afterEach(async () => {
-    await closeClients();
+    await closePortalClients();
     await waitFor(
       async () => (await server.deps.bus.presenceCount(ONLINE_USERS_SET)) === 0,
       'presence to empty',
@@ -463,61 +382,18 @@ describe.each(['uws', 'ws'] as const)('/ws/portal on one node (%s transport)', (
 
 // ── two nodes: PostgreSQL + Redis ───────────────────────────────────────────────────────────
 
-const pgBase = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-const redisUrl = process.env.TEST_REDIS_URL ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
-
-async function redisReachable(url: string): Promise<boolean> {
-  const probe = new Redis(url, { lazyConnect: true, connectTimeout: 2000, maxRetriesPerRequest: 0 });
-  probe.on('error', () => {});
-  try {
-    await probe.connect();
-    await probe.ping();
-    return true;
-  } catch {
-    return false;
-  } finally {
-    probe.disconnect();
-  }
-}
-
-const clusterSkip = !(await postgresReachable(pgBase))
-  ? `no PostgreSQL answers at ${pgBase}`
-  : !(await redisReachable(redisUrl))
-    ? `no Redis answers at ${redisUrl}`
-    : undefined;
+const clusterSkip = await clusterSkipReason();
 if (clusterSkip) console.warn(`[ws-portal] skipping the two-node test: ${clusterSkip}`);
 
 describe.skipIf(clusterSkip !== undefined)('/ws/portal across two nodes (PostgreSQL + Redis)', () => {
-  const nodes: RunningServer[] = [];
-  const dirs: string[] = [];
-  let drop: () => Promise<void> = async () => {};
-
+  let cluster: Cluster;
   beforeAll(async () => {
-    const database = await createDatabaseOn(pgBase);
-    drop = database.drop;
-    const shared = {
-      DATABASE_URL: database.url,
-      REDIS_URL: redisUrl,
-      REDIS_KEY_PREFIX: `portal-test-${uniqueName('cluster')}:`,
-      // Every node must share one key, or a token signed by one is refused by the other.
-      PORTAL_SECRET_KEY: 'a'.repeat(64),
-      RATE_LIMIT_LOGIN: '100000',
-      RATE_LIMIT_AUTH: '100000',
-    };
-    for (let i = 0; i < 2; i++) {
-      const dir = makeTempDir();
-      dirs.push(dir);
-      nodes.push(await startServer(testEnv({ ...shared, DATA_DIR: dir }), { log: createLogger('silent') }));
-    }
+    cluster = await startCluster(2);
   });
-  afterAll(async () => {
-    for (const node of nodes) await node.stop();
-    await drop();
-    for (const dir of dirs) removeDir(dir);
-  });
+  afterAll(() => cluster?.stop());
 
   it('a notification created through node A reaches a socket on node B, presence is cluster-wide', async () => {
-    const [a, b] = nodes as [RunningServer, RunningServer];
+    const [a, b] = cluster.nodes as [RunningServer, RunningServer];
     const username = uniqueName('cl');
     await adminOf(a).users.create({ username, password: 'correct horse battery' });
     const signedIn = await fetch(`${a.url}/api/token`, {

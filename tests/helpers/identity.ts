@@ -34,7 +34,7 @@ export async function signIn(server: TestServer, username: string, password: str
 }
 
 export async function api(
-  server: TestServer,
+  server: Pick<TestServer, 'url'>,
   method: string,
   path: string,
   opts: { token?: string; body?: unknown; headers?: Record<string, string> } = {},

@@ -1,8 +1,7 @@
 import type { z } from 'zod';
 import type { RealtimeSocket } from '../types';
 import type { PortalAuth, PortalUser } from './auth';
-import { clientSchemas } from './messages';
-import { PortalClientType, type PortalServerMessage, PortalServerType } from './protocol';
+import type { PortalServerMessage } from './protocol';
 
 // How /ws/portal dispatches client frames: one handler per `type`, each with its zod schema and
 // whether it needs an authenticated user. Features add theirs with `hub.on(type, handler)`.
@@ -26,14 +25,3 @@ export type PortalHandler<S extends z.ZodType = z.ZodType> = {
 /** Keeps the schema and the handler's message type tied together. */
 export const definePortalHandler = <S extends z.ZodType>(handler: PortalHandler<S>): PortalHandler<S> =>
   handler;
-
-/** Handlers that need nothing from the hub itself (`auth` lives in hub.ts: it completes a socket). */
-export const baseHandlers = {
-  [PortalClientType.PING]: definePortalHandler({
-    schema: clientSchemas[PortalClientType.PING],
-    requiresUser: false,
-    handle: ({ send }) => {
-      send({ type: PortalServerType.PONG });
-    },
-  }),
-};

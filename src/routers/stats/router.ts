@@ -2,11 +2,12 @@ import { z } from 'zod';
 import {
   getAppStatistics,
   getBotStatistics,
+  getChatStatistics,
   getLiveStats,
   getUserStatistics,
 } from '../../services/stats/public';
 import { authedProcedure, publicProcedure, router } from '../trpc';
-import { ZAppStatistics, ZBotStatistics, ZLiveStats, ZUserStatistics } from './schemas';
+import { ZAppStatistics, ZBotStatistics, ZChatStatistics, ZLiveStats, ZUserStatistics } from './schemas';
 
 const tags = ['Statistics'];
 const statistic = publicProcedure.input(z.void());
@@ -32,6 +33,19 @@ export const statisticsRouter = router({
     })
     .output(ZBotStatistics)
     .query(({ ctx }) => getBotStatistics(ctx.deps)),
+
+  chats: statistic
+    .meta({
+      openapi: {
+        method: 'GET',
+        path: '/statistics/chats',
+        tags,
+        protect: false,
+        summary: 'Chat and active browser statistics',
+      },
+    })
+    .output(ZChatStatistics)
+    .query(({ ctx }) => getChatStatistics(ctx.deps)),
 
   app: statistic
     .meta({

@@ -44,6 +44,17 @@ export const ZAppStatistics = z.object({
   generated_at: generatedAt,
 });
 
+export const ZChatStatistics = z.object({
+  total_chats: n().describe('Rooms (matchmaking direct chats not included)'),
+  direct_chats: n().describe('1-on-1 chats made by matchmaking'),
+  active_browsers: n().describe('Shared browsers running now, on every node'),
+  new_chats_24h: n(),
+  node: z
+    .object({ active_browsers: n(), capacity: n().describe('MAX_BROWSERS of this node') })
+    .describe("This node's browser runtime"),
+  generated_at: generatedAt,
+});
+
 export const ZLiveStats = z.object({
   live_streams: n(),
   online_users: n().describe('Users connected to /ws/portal'),

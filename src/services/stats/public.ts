@@ -1,6 +1,11 @@
 import type { AppDeps } from '../../deps';
 import { type CachedValue, cachedValue } from './cache';
-import { computeAppStatistics, computeBotStatistics, computeUserStatistics } from './statistics';
+import {
+  computeAppStatistics,
+  computeBotStatistics,
+  computeChatStatistics,
+  computeUserStatistics,
+} from './statistics';
 
 // GET /statistics/* (PUBLIC tier, anyone may call them at 120/min per IP): each answer is cached
 // in this process for STATS_CACHE_SECONDS, and one computation serves every concurrent caller.
@@ -9,6 +14,7 @@ type Caches = {
   users: CachedValue<Awaited<ReturnType<typeof computeUserStatistics>>>;
   bots: CachedValue<Awaited<ReturnType<typeof computeBotStatistics>>>;
   app: CachedValue<Awaited<ReturnType<typeof computeAppStatistics>>>;
+  chats: CachedValue<Awaited<ReturnType<typeof computeChatStatistics>>>;
 };
 
 // Keyed by the server's dependencies, so two servers in one process (tests) never share figures.
@@ -23,6 +29,7 @@ function cachesFor(deps: AppDeps): Caches {
       users: cachedValue(ttlMs, () => computeUserStatistics(db)),
       bots: cachedValue(ttlMs, () => computeBotStatistics(db)),
       app: cachedValue(ttlMs, () => computeAppStatistics(db, deps.build)),
+      chats: cachedValue(ttlMs, () => computeChatStatistics(db, deps.browsers)),
     };
     cachesByDeps.set(deps, caches);
   }
@@ -32,6 +39,7 @@ function cachesFor(deps: AppDeps): Caches {
 export const getUserStatistics = (deps: AppDeps) => cachesFor(deps).users.get();
 export const getBotStatistics = (deps: AppDeps) => cachesFor(deps).bots.get();
 export const getAppStatistics = (deps: AppDeps) => cachesFor(deps).app.get();
+export const getChatStatistics = (deps: AppDeps) => cachesFor(deps).chats.get();
 
 /**
  * Bus presence sets that other features maintain: the /ws/portal hub keeps `online-users`, the

@@ -1,6 +1,6 @@
 import { and, asc, count, eq, gt, gte, isNotNull, isNull, lte, or, type SQL, sql } from 'drizzle-orm';
 import type { Db } from '../../db/client';
-import { apiKeys, botCommands, bots, sessions, users } from '../../db/schema';
+import { apiKeys, botCommands, bots, rooms, sessions, users } from '../../db/schema';
 import { BOT_TYPE, LEVEL, STATE, TIER } from '../users/policy';
 
 // The figures of GET /statistics/users|bots|app (API.md §3), each one small set of aggregate
@@ -151,6 +151,35 @@ export async function computeAppStatistics(
     commands_per_bot_per_day: perBotPerDay,
     uptime_seconds: Math.floor((now.getTime() - build.startedAt.getTime()) / 1000),
     version: build.version,
+    generated_at: now.toISOString(),
+  };
+}
+
+/**
+ * Rooms and their shared browsers. `active_browsers` counts rooms whose browser the runtime runs
+ * (cluster-wide: each node's runtime records its browsers on the room row); `node` is this node's
+ * own runtime, live, with its capacity.
+ */
+export async function computeChatStatistics(
+  db: Db,
+  runtime: { activeCount(): number; capacity: number },
+  now = new Date(),
+) {
+  const [row] = await db
+    .select({
+      total: countWhere(eq(rooms.kind, 'room')),
+      direct: countWhere(eq(rooms.kind, 'direct')),
+      running: countWhere(eq(rooms.browserState, 'running')),
+      new24h: countWhere(gte(rooms.createdAt, new Date(now.getTime() - DAY_MS))),
+    })
+    .from(rooms);
+  const r = row!;
+  return {
+    total_chats: r.total,
+    direct_chats: r.direct,
+    active_browsers: r.running,
+    new_chats_24h: r.new24h,
+    node: { active_browsers: runtime.activeCount(), capacity: runtime.capacity },
     generated_at: now.toISOString(),
   };
 }

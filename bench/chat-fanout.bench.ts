@@ -1,0 +1,168 @@
+import { type ChildProcess, fork } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { type Proc, root, startProcess } from './lib/processes';
+import { type Figure, isQuick, report } from './lib/report';
+import { seedUsersWithSessions } from './lib/seed';
+
+// /ws/chat fan-out (issue #8): one channel ("general") with `receivers` joined clients and
+// `senders` more that post to it; delivered messages per second and p50/p99 end-to-end latency,
+// on Portal's uWebSockets.js transport and on its `ws` transport, against a bare uWebSockets.js
+// pub/sub server (the ceiling) and a bare `ws` broadcast loop, all driven by the same client code
+// (bench/lib/chat-clients.ts, in child processes) in the same run.
+//
+// Load: closed-loop rather than a fixed rate. Each sender keeps WINDOW messages in flight and sends
+// the next when its own copy comes back, so every server is driven at what it can deliver
+// without an unbounded queue (a fixed rate either under-loads the ceiling or collapses the slower
+// servers, and then the figure is the queue, not the server). Latency is therefore latency at
+// saturation with SENDERS × WINDOW messages outstanding. A warm-up runs before the measured
+// window; the send rate limits (CHAT_RATE_*, WS_MESSAGES_PER_SECOND, RATE_LIMIT_*) are lifted so
+// the figure is the fan-out path, not the limiter. Sent-at stamps are
+// performance.timeOrigin + performance.now() in the sending process, read back the same way in
+// the receiving one (same machine clock). LOG_LEVEL stays info: the ready line is an info log.
+const RECEIVERS = isQuick ? 200 : 1000;
+const SENDERS = 10;
+const WINDOW = 2;
+const WARMUP_MS = isQuick ? 1500 : 3000;
+const MEASURE_MS = isQuick ? 4000 : 10_000;
+
+type Stats = { sent: number; count: number; buckets: [number, number][]; bucketMs: number };
+type Run = { perSecond: number; p50: number; p99: number; sent: number };
+
+function child(): ChildProcess {
+  return fork(join(root, 'bench/lib/chat-clients.ts'), [], {
+    execArgv: ['--import', 'tsx'],
+    stdio: 'inherit',
+  });
+}
+
+const reply = <T>(c: ChildProcess, type: string) =>
+  new Promise<T>((resolve) => {
+    const on = (m: { type: string }) => {
+      if (m.type !== type) return;
+      c.off('message', on);
+      resolve(m as T);
+    };
+    c.on('message', on);
+  });
+
+async function open(c: ChildProcess, urls: string[], mode: 'portal' | 'bare', senders: boolean) {
+  const done = reply<{ opened: number; failed: number }>(c, 'opened');
+  c.send({ type: 'open', urls, mode, senders });
+  const r = await done;
+  if (r.failed) throw new Error(`${r.failed} of ${urls.length} chat sockets failed to open or join`);
+}
+
+const percentile = (buckets: [number, number][], bucketMs: number, total: number, p: number) => {
+  let seen = 0;
+  for (const [b, c] of buckets) {
+    seen += c;
+    if (seen >= total * p) return (b + 0.5) * bucketMs;
+  }
+  return Number.NaN;
+};
+
+async function measure(receiverUrls: string[], senderUrls: string[], mode: 'portal' | 'bare'): Promise<Run> {
+  const receivers = child();
+  const senders = child();
+  try {
+    await open(receivers, receiverUrls, mode, false);
+    await open(senders, senderUrls, mode, true);
+    senders.send({ type: 'start', window: WINDOW });
+    await sleep(WARMUP_MS);
+    receivers.send({ type: 'reset' });
+    senders.send({ type: 'reset' });
+    const started = performance.now();
+    await sleep(MEASURE_MS);
+    const got = reply<Stats>(receivers, 'stats');
+    const out = reply<Stats>(senders, 'stats');
+    senders.send({ type: 'stop' });
+    receivers.send({ type: 'stop' });
+    const [r, s] = await Promise.all([got, out]);
+    const seconds = (performance.now() - started) / 1000;
+    return {
+      perSecond: r.count / seconds,
+      p50: percentile(r.buckets, r.bucketMs, r.count, 0.5),
+      p99: percentile(r.buckets, r.bucketMs, r.count, 0.99),
+      sent: s.sent / seconds,
+    };
+  } finally {
+    receivers.send({ type: 'close' });
+    senders.send({ type: 'close' });
+  }
+}
+
+const LIFTED = {
+  CHAT_RATE_MESSAGES: '100000',
+  CHAT_RATE_WINDOW_SECONDS: '1',
+  WS_MESSAGES_PER_SECOND: '100000',
+  RATE_LIMIT_AUTH: '100000000',
+  RATE_LIMIT_PUBLIC: '100000000',
+  RATE_LIMIT_BOT: '100000000',
+};
+
+async function portalRun(tokens: string[], dataDir: string, transport: 'uws' | 'ws') {
+  let portal: Proc | undefined;
+  try {
+    portal = await startProcess('src/main.ts', { ...LIFTED, DATA_DIR: dataDir, WS_TRANSPORT: transport });
+    const port = transport === 'uws' ? Number(portal.ready.ws_port) : new URL(portal.url).port;
+    if (!port) throw new Error('the server runs without a uWebSockets.js port (ws fallback)');
+    const urls = tokens.map((t) => `ws://127.0.0.1:${port}/ws/chat?token=${t}`);
+    return await measure(urls.slice(0, RECEIVERS), urls.slice(RECEIVERS), 'portal');
+  } finally {
+    await portal?.stop();
+  }
+}
+
+async function bareRun(entry: string) {
+  const server = await startProcess(entry, {}, 'baseline listening');
+  try {
+    const url = `${server.url.replace('http', 'ws')}/`;
+    return await measure(Array(RECEIVERS).fill(url), Array(SENDERS).fill(url), 'bare');
+  } finally {
+    await server.stop();
+  }
+}
+
+const dataDir = mkdtempSync(join(tmpdir(), 'portal-bench-chat-'));
+try {
+  const tokens = await seedUsersWithSessions(dataDir, RECEIVERS + SENDERS);
+  // startProcess makes its own DATA_DIR; the seeded one is passed explicitly and reused by both runs.
+  const onUws = await portalRun(tokens, dataDir, 'uws');
+  const onWs = await portalRun(tokens, dataDir, 'ws');
+  const bareUws = await bareRun('bench/baselines/bare-uws.ts');
+  const bareWs = await bareRun('bench/baselines/bare-ws.ts');
+  const label = `${RECEIVERS.toLocaleString('en-US')} receivers, ${SENDERS} senders × ${WINDOW} in flight`;
+  const ceiling = { name: 'bare uWebSockets.js pub/sub', value: bareUws.perSecond };
+  const runs: [string, Run, Figure['baseline']][] = [
+    ['/ws/chat on uWebSockets.js', onUws, ceiling],
+    ['/ws/chat on ws', onWs, ceiling],
+    ['bare ws broadcast', bareWs, ceiling],
+  ];
+  const figures: Figure[] = [];
+  for (const [name, run, baseline] of runs) {
+    figures.push({ name: `${name}: deliveries/s (${label})`, value: run.perSecond, unit: 'msg/s', baseline });
+  }
+  figures.push({
+    name: '/ws/chat uWebSockets.js vs ws transport: deliveries/s',
+    value: onUws.perSecond,
+    unit: 'msg/s',
+    baseline: { name: '/ws/chat on ws', value: onWs.perSecond },
+  });
+  for (const [name, run] of [...runs, ['bare uWebSockets.js pub/sub', bareUws] as const]) {
+    figures.push({ name: `${name}: p50 latency`, value: run.p50, unit: 'ms' });
+    figures.push({ name: `${name}: p99 latency`, value: run.p99, unit: 'ms' });
+  }
+  console.log(
+    `sent/s: uws ${onUws.sent.toFixed(0)}, ws ${onWs.sent.toFixed(0)}, bare uws ${bareUws.sent.toFixed(0)}, bare ws ${bareWs.sent.toFixed(0)}`,
+  );
+  // A run that delivered nothing has no percentiles; JSON would turn NaN into null.
+  report(
+    'ws.chat-fanout',
+    figures.filter((f) => Number.isFinite(f.value) && (!f.baseline || f.baseline.value > 0)),
+  );
+} finally {
+  rmSync(dataDir, { recursive: true, force: true });
+}

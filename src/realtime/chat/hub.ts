@@ -1,0 +1,108 @@
+import { randomUUID } from 'node:crypto';
+import type { AppDeps } from '../../deps';
+import { CHAT_EVENTS_TOPIC, type ChatBusMessage } from '../../services/chat/events';
+import type { ChatDeps } from '../../services/chat/types';
+import { createJsonHub, type JsonHub } from '../json-hub';
+import { definePortalHandler, type PortalHandler, type PortalSocket } from '../portal/handlers';
+import { CloseCode } from '../protocol';
+import type { RealtimeTransport } from '../types';
+import { createDmDelivery } from './dm-delivery';
+import { registerBlockHandlers } from './handlers/blocks';
+import { registerChannelHandlers } from './handlers/channels';
+import { registerDmHandlers } from './handlers/dm';
+import { registerMessageHandlers } from './handlers/messages';
+import { registerPollHandlers } from './handlers/polls';
+import { registerVoiceHandlers } from './handlers/voice';
+import { createChannelPresence } from './presence';
+import { ALL_TOPIC, CHAT_PATH, ChatServerType, ChatTiming } from './protocol';
+import { createChatSockets } from './sockets';
+
+// The /ws/chat hub (API.md §9, seed 002): authenticates sockets like /ws/portal (scope group
+// `chat` for API keys), dispatches client frames by `type`, and turns the Bus's chat events into
+// frames for the sockets this node holds. Features (polls, DMs, voice) add handlers with `on`.
+
+export type ChatSocket = PortalSocket;
+export type ChatHandler = PortalHandler;
+export const defineChatHandler = definePortalHandler;
+
+export type ChatHub = JsonHub & { close(): Promise<void> };
+
+export async function registerChatHub(opts: {
+  transport: RealtimeTransport;
+  deps: AppDeps;
+  authTimeoutMs?: number;
+}): Promise<ChatHub> {
+  const { transport, deps } = opts;
+  const log = deps.log.child({ component: 'ws-chat' });
+  const chatDeps: ChatDeps = {
+    db: deps.database.db,
+    bus: deps.bus,
+    log,
+    secretBox: deps.secretBox,
+    secretKey: deps.secretKey,
+    rateLimiter: deps.rateLimiter,
+    env: deps.env,
+  };
+  const presence = await createChannelPresence({ bus: deps.bus, log, nodeId: randomUUID() });
+  const sockets = createChatSockets({ transport, presence, deps: chatDeps });
+  const dm = await createDmDelivery({ transport, bus: deps.bus, deps: chatDeps, log, nodeId: randomUUID() });
+  // Upgrades with a credential are capped by the transport; this also covers first-message auth.
+  const perUser = new Map<number, number>();
+
+  const core = createJsonHub({
+    transport,
+    pattern: CHAT_PATH,
+    authDeps: { db: deps.database.db, secretKey: deps.secretKey },
+    scopeGroup: 'chat',
+    limitPrefix: 'chat:',
+    authTimeoutMs: opts.authTimeoutMs ?? ChatTiming.AUTH_TIMEOUT_MS,
+    attach(socket, user) {
+      const open = perUser.get(user.userId) ?? 0;
+      if (open >= deps.env.WS_MAX_SOCKETS_PER_USER) {
+        socket.close(CloseCode.RATE_LIMITED, 'Too many connections');
+        return;
+      }
+      perUser.set(user.userId, open + 1);
+      socket.subscribe(ALL_TOPIC);
+      socket.sendJson({ type: ChatServerType.READY, user: { id: user.userId, username: user.username } });
+      void dm.attach(socket, user);
+    },
+    detach(socket, user) {
+      const open = (perUser.get(user.userId) ?? 1) - 1;
+      if (open > 0) perUser.set(user.userId, open);
+      else perUser.delete(user.userId);
+      return sockets.drop(socket, user);
+    },
+    // Error frames are the seed's `{type:"error", message}` and nothing more.
+    errorFrame: (message) => ({ type: ChatServerType.ERROR, message }),
+  });
+
+  const unsubscribe = await deps.bus.subscribe(CHAT_EVENTS_TOPIC, (raw) => {
+    sockets.deliver(raw as ChatBusMessage);
+  });
+
+  const hub: ChatHub = {
+    ...core,
+    async close() {
+      await voice.close().catch(() => {});
+      await unsubscribe().catch(() => {});
+      await dm.close();
+      presence.close();
+    },
+  };
+  const context = { hub, deps: chatDeps, sockets };
+  registerChannelHandlers(context);
+  registerMessageHandlers(context);
+  registerBlockHandlers(context);
+  registerPollHandlers(context);
+  registerDmHandlers(context, dm);
+  const voice = await registerVoiceHandlers(context);
+  log.info({ path: CHAT_PATH }, 'chat hub registered');
+  return hub;
+}
+
+export type ChatHubContext = {
+  hub: ChatHub;
+  deps: ChatDeps;
+  sockets: ReturnType<typeof createChatSockets>;
+};

@@ -1,0 +1,107 @@
+import { z } from 'zod';
+import {
+  CHANNEL_MODES,
+  CHANNEL_NAME,
+  CHANNEL_ROLES,
+  CHANNEL_VISIBILITIES,
+  CHAT_LIMITS,
+  PAYLOAD_ROLES,
+} from '../../services/chat/types';
+import { ZInteger as integer, ZId, ZIsoDate } from '../fields';
+
+// Inputs and outputs of the chat router (API.md §8); outputs mirror services/chat/*.ts views.
+
+// ── outputs ──────────────────────────────────────────────────────────────────────────────
+
+export const ZChannel = z.object({
+  id: z.number().int(),
+  name: z.string(),
+  description: z.string(),
+  is_default: z.boolean(),
+  is_stream_channel: z.boolean(),
+  visibility: z.enum(CHANNEL_VISIBILITIES),
+  mode: z.enum(CHANNEL_MODES),
+  created_by: z.number().int().nullable(),
+  created_at: ZIsoDate,
+});
+
+export const ZChannelList = z.object({
+  channels: z.array(ZChannel.extend({ unread_count: z.number().int() })),
+});
+
+export const ZChannelMemberList = z.object({
+  members: z.array(
+    z.object({
+      user_id: z.number().int(),
+      username: z.string(),
+      role: z.enum(CHANNEL_ROLES),
+      added_at: ZIsoDate,
+    }),
+  ),
+});
+
+const ZAvatar = z.object({
+  color: z.string(),
+  emoji: z.string().nullable(),
+  initials: z.string().nullable(),
+});
+
+export const ZChatMessage = z.object({
+  id: z.number().int(),
+  channel: z.string(),
+  channel_id: z.number().int(),
+  user_id: z.number().int().nullable().describe('null for anonymous messages seen by others'),
+  username: z.string(),
+  nickname: z.string().nullable(),
+  role: z.enum(PAYLOAD_ROLES),
+  anonymous: z.boolean(),
+  avatar: ZAvatar.nullable(),
+  message: z.string(),
+  image_url: z.string().optional(),
+  reply_to: z.number().int().optional(),
+  reply_preview: z
+    .object({ id: z.number().int(), username: z.string(), message: z.string() })
+    .nullable()
+    .optional(),
+  reactions: z.array(z.object({ emoji: z.string(), count: z.number().int(), user_ids: z.array(z.number()) })),
+  pinned: z.boolean(),
+  edited_at: ZIsoDate.nullable(),
+  created_at: ZIsoDate,
+});
+
+export const ZMessagePage = z.object({ messages: z.array(ZChatMessage), has_more: z.boolean() });
+export const ZThread = z.object({ messages: z.array(ZChatMessage) });
+
+// ── inputs ───────────────────────────────────────────────────────────────────────────────
+
+export const ZChannelName = z
+  .string()
+  .trim()
+  .min(1)
+  .max(50)
+  .regex(CHANNEL_NAME, { error: 'name may contain only lowercase letters, digits and hyphens' });
+
+const ZDescription = z.string().trim().max(CHAT_LIMITS.DESCRIPTION_MAX);
+
+export const ZCreateChannelInput = z.object({
+  name: ZChannelName,
+  description: ZDescription.optional(),
+  visibility: z.enum(CHANNEL_VISIBILITIES).optional().describe('Default: public for Admin+, else private'),
+  mode: z.enum(CHANNEL_MODES).optional(),
+});
+
+export const ZUpdateChannelInput = ZCreateChannelInput.partial().extend({ id: ZId });
+
+export const ZChannelId = z.object({ id: ZId });
+
+export const ZAddMemberInput = z.object({ id: ZId, user_id: z.number().int().positive() });
+export const ZMemberRef = z.object({ id: ZId, user_id: ZId });
+export const ZSetMemberRoleInput = ZMemberRef.extend({ role: z.enum(CHANNEL_ROLES) });
+
+export const ZHistoryInput = z.object({
+  id: ZId,
+  before_id: ZId.optional(),
+  limit: integer().min(1).max(CHAT_LIMITS.HISTORY_MAX).default(CHAT_LIMITS.HISTORY_DEFAULT),
+});
+
+export const ZMessageId = z.object({ id: ZId });

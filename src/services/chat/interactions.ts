@@ -1,0 +1,102 @@
+import { and, eq, sql } from 'drizzle-orm';
+import { AppError } from '../../core/errors';
+import { chatMessages, chatReactions, chatReads, users } from '../../db/schema';
+import { assertActive, assertModerator, readableChannel } from './access';
+import { publishChatEvent } from './events';
+import { messageForActor } from './messages';
+import { blockersOf } from './publish';
+import type { ChatActor, ChatDeps } from './types';
+
+// Reactions, pins, read markers and typing (seed 002 "WebSocket API"): small actions on a message
+// or a channel, each announced to the channel's sockets through the Bus.
+
+/** Adds the reaction if absent, removes it if present. */
+export async function toggleReaction(deps: ChatDeps, actor: ChatActor, messageId: number, emoji: string) {
+  const { access } = await messageForActor(deps, actor, messageId);
+  await assertActive(deps.db, actor.userId);
+  const added = await deps.db
+    .insert(chatReactions)
+    .values({ messageId, userId: actor.userId, emoji })
+    .onConflictDoNothing()
+    .returning({ emoji: chatReactions.emoji });
+  if (added.length === 0) {
+    await deps.db
+      .delete(chatReactions)
+      .where(
+        and(
+          eq(chatReactions.messageId, messageId),
+          eq(chatReactions.userId, actor.userId),
+          eq(chatReactions.emoji, emoji),
+        ),
+      );
+  }
+  const frame = {
+    type: 'reaction_update',
+    channel: access.channel.name,
+    message_id: messageId,
+    emoji,
+    user_id: actor.userId,
+    username: actor.username,
+    action: added.length ? 'add' : 'remove',
+  };
+  await publishChatEvent(deps, { channel_id: access.channel.id, frame });
+  return frame;
+}
+
+/** Moderator+ only. */
+export async function setPinned(deps: ChatDeps, actor: ChatActor, messageId: number, pinned: boolean) {
+  const { m, access } = await messageForActor(deps, actor, messageId);
+  assertModerator(access);
+  await assertActive(deps.db, actor.userId);
+  if ((m.row.pinnedAt !== null) === pinned)
+    throw new AppError('BAD_REQUEST', pinned ? 'Message is already pinned' : 'Message is not pinned');
+  await deps.db
+    .update(chatMessages)
+    .set(pinned ? { pinnedAt: new Date(), pinnedBy: actor.userId } : { pinnedAt: null, pinnedBy: null })
+    .where(eq(chatMessages.id, messageId));
+  const frame = pinned
+    ? {
+        type: 'message_pinned',
+        channel: access.channel.name,
+        message_id: messageId,
+        pinned_by: actor.userId,
+        pinned_by_username: actor.username,
+      }
+    : { type: 'message_unpinned', channel: access.channel.name, message_id: messageId };
+  await publishChatEvent(deps, { channel_id: access.channel.id, frame });
+  return frame;
+}
+
+/** The caller's read marker for the message's channel; it only moves forward. */
+export async function markRead(deps: ChatDeps, actor: ChatActor, messageId: number) {
+  const { access } = await messageForActor(deps, actor, messageId);
+  await deps.db
+    .insert(chatReads)
+    .values({ userId: actor.userId, channelId: access.channel.id, lastReadId: messageId })
+    .onConflictDoUpdate({
+      target: [chatReads.userId, chatReads.channelId],
+      set: { lastReadId: sql`greatest(${chatReads.lastReadId}, ${messageId})`, updatedAt: new Date() },
+    });
+  return { channel: access.channel.name, message_id: messageId };
+}
+
+/** Relayed to the channel's other sockets, never stored; anonymous users type as "Anonymous". */
+export async function announceTyping(deps: ChatDeps, actor: ChatActor, channelName: string) {
+  const access = await readableChannel(deps.db, { name: channelName }, actor);
+  const [me] = await deps.db
+    .select({ anonymous: users.anonymous })
+    .from(users)
+    .where(eq(users.id, actor.userId));
+  const anonymous = me?.anonymous ?? false;
+  await publishChatEvent(deps, {
+    channel_id: access.channel.id,
+    frame: {
+      type: 'typing',
+      channel: access.channel.name,
+      user_id: anonymous ? null : actor.userId,
+      username: anonymous ? 'Anonymous' : actor.username,
+    },
+    except_user_id: actor.userId,
+    hidden_from: await blockersOf(deps.db, actor.userId),
+  });
+}

@@ -1,0 +1,163 @@
+import { and, eq } from 'drizzle-orm';
+import { AppError } from '../../core/errors';
+import { chatMessages, users } from '../../db/schema';
+import { writeAudit } from '../audit/audit';
+import { searchTokensOf } from '../search/blind-index';
+import { assertActive, assertCanSend, readableChannel } from './access';
+import { publishChatEvent } from './events';
+import { notifyMentions } from './mentions';
+import { blockersOf, type MessageFrameOf, publishMessage } from './publish';
+import { CHAT_LIMITS, CHAT_UPLOAD_PREFIX, type ChatActor, type ChatDeps, SLOW_DOWN } from './types';
+import { loadMessages } from './views';
+
+// Sending, editing and deleting channel messages (seed 002 "WebSocket API"). Text and attachments
+// are sealed before they reach the database; `search_tokens` holds the blind index only.
+
+export type SendInput = {
+  channel: string;
+  message: string;
+  reply_to?: number | undefined;
+  image_url?: string | undefined;
+};
+
+export const UPLOAD_PATH = /^\/static\/uploads\/chat\/[A-Za-z0-9_-]{1,128}\.(jpe?g|png|gif|webp)$/;
+
+export function checkText(text: string, allowEmpty: boolean) {
+  if (text.length > CHAT_LIMITS.MESSAGE_MAX)
+    throw new AppError('BAD_REQUEST', `message must be at most ${CHAT_LIMITS.MESSAGE_MAX} characters`);
+  if (!allowEmpty && text.trim() === '') throw new AppError('BAD_REQUEST', 'message is required');
+}
+
+/** A new message's text and optional image, as channels and DMs both accept them. */
+export function checkContent(input: { message: string; image_url?: string | undefined }) {
+  if (input.image_url !== undefined && !UPLOAD_PATH.test(input.image_url))
+    throw new AppError('BAD_REQUEST', `image_url must be an upload under ${CHAT_UPLOAD_PREFIX}`);
+  checkText(input.message, input.image_url !== undefined);
+}
+
+/** One opened message by id with its channel access for the caller (404 when unreadable). */
+export async function messageForActor(deps: ChatDeps, actor: ChatActor, messageId: number) {
+  const [m] = await loadMessages(deps, eq(chatMessages.id, messageId));
+  if (!m) throw new AppError('NOT_FOUND', 'Message not found');
+  const access = await readableChannel(deps.db, { id: m.row.channelId }, actor).catch(() => {
+    throw new AppError('NOT_FOUND', 'Message not found');
+  });
+  return { m, access };
+}
+
+/**
+ * `afterInsert` lets a poll attach its row to the message before anything is published, and
+ * `frameOf` publish it as that poll's frame instead of a plain `message`.
+ */
+export async function sendMessage(
+  deps: ChatDeps,
+  actor: ChatActor,
+  input: SendInput,
+  hooks: {
+    afterInsert?: (messageId: number, channelId: number) => Promise<void>;
+    frameOf?: MessageFrameOf;
+  } = {},
+) {
+  const { db } = deps;
+  const access = await readableChannel(db, { name: input.channel }, actor);
+  assertCanSend(access);
+  await assertActive(db, actor.userId);
+  checkContent(input);
+  if (input.reply_to !== undefined) {
+    const [parent] = await db
+      .select({ id: chatMessages.id })
+      .from(chatMessages)
+      .where(and(eq(chatMessages.id, input.reply_to), eq(chatMessages.channelId, access.channel.id)));
+    if (!parent) throw new AppError('BAD_REQUEST', 'reply_to must be a message in this channel');
+  }
+  const limit = await deps.rateLimiter.checkCustom(
+    'chat',
+    String(actor.userId),
+    deps.env?.CHAT_RATE_MESSAGES ?? CHAT_LIMITS.RATE_MESSAGES,
+    (deps.env?.CHAT_RATE_WINDOW_SECONDS ?? CHAT_LIMITS.RATE_WINDOW_MS / 1000) * 1000,
+  );
+  if (!limit.allowed) throw new AppError('TOO_MANY_REQUESTS', SLOW_DOWN);
+
+  const [me] = await db.select({ anonymous: users.anonymous }).from(users).where(eq(users.id, actor.userId));
+  const [row] = await db
+    .insert(chatMessages)
+    .values({
+      channelId: access.channel.id,
+      userId: actor.userId,
+      text: deps.secretBox.encrypt(input.message),
+      attachments:
+        input.image_url === undefined
+          ? null
+          : deps.secretBox.encrypt(JSON.stringify({ image_url: input.image_url })),
+      anonymous: me?.anonymous ?? false,
+      replyTo: input.reply_to ?? null,
+      searchTokens: searchTokensOf(deps.secretKey, input.message),
+    })
+    .returning({ id: chatMessages.id });
+  await hooks.afterInsert?.(row!.id, access.channel.id);
+  const [stored] = await loadMessages(deps, eq(chatMessages.id, row!.id));
+  const view = await publishMessage(deps, stored!, hooks.frameOf);
+  await notifyMentions(deps, actor, access.channel, stored!).catch((err: unknown) => {
+    deps.log.warn({ err, message_id: row!.id }, 'mention notifications failed');
+  });
+  return view;
+}
+
+/** Own messages within 5 minutes of sending (seed 002). */
+export async function editMessage(deps: ChatDeps, actor: ChatActor, messageId: number, text: string) {
+  const { m, access } = await messageForActor(deps, actor, messageId);
+  if (m.row.userId !== actor.userId) throw new AppError('FORBIDDEN', 'You can only edit your own messages');
+  await assertActive(deps.db, actor.userId);
+  if (Date.now() - m.row.createdAt.getTime() > CHAT_LIMITS.EDIT_WINDOW_MS)
+    throw new AppError('FORBIDDEN', 'Messages can only be edited within 5 minutes');
+  checkText(text, m.imageUrl !== null);
+  const editedAt = new Date();
+  await deps.db
+    .update(chatMessages)
+    .set({
+      text: deps.secretBox.encrypt(text),
+      searchTokens: searchTokensOf(deps.secretKey, text),
+      editedAt,
+    })
+    .where(eq(chatMessages.id, messageId));
+  const frame = {
+    type: 'message_edited',
+    channel: access.channel.name,
+    message_id: messageId,
+    new_text: text,
+    edited_at: editedAt.toISOString(),
+  };
+  await publishChatEvent(deps, {
+    channel_id: access.channel.id,
+    frame,
+    hidden_from: await blockersOf(deps.db, actor.userId),
+  });
+  return frame;
+}
+
+/** Own messages; channel moderators and Admin+ delete any (audited). */
+export async function deleteMessage(deps: ChatDeps, actor: ChatActor, messageId: number) {
+  const { m, access } = await messageForActor(deps, actor, messageId);
+  const own = m.row.userId === actor.userId;
+  if (!own && !access.isModerator) throw new AppError('FORBIDDEN', 'You can only delete your own messages');
+  await assertActive(deps.db, actor.userId);
+  await deps.db.delete(chatMessages).where(eq(chatMessages.id, messageId));
+  if (!own) {
+    await writeAudit(deps.db, {
+      actor: { userId: actor.userId, label: actor.username },
+      action: 'chat.message_delete',
+      targetType: 'chat_message',
+      targetId: messageId,
+      details: { channel_id: access.channel.id, author_id: m.row.userId },
+    });
+  }
+  const frame = {
+    type: 'message_deleted',
+    channel: access.channel.name,
+    message_id: messageId,
+    // An anonymous author deleting their own message stays anonymous.
+    deleted_by: own && m.row.anonymous ? null : actor.userId,
+  };
+  await publishChatEvent(deps, { channel_id: access.channel.id, frame });
+  return frame;
+}

@@ -1,0 +1,143 @@
+import { count, desc, eq, inArray, type SQL, sql } from 'drizzle-orm';
+import type { SecretBox } from '../../core/crypto';
+import type { Db } from '../../db/client';
+import { blocks, channels, chatMessages, chatReactions, users } from '../../db/schema';
+import { isAdmin, payloadRole } from './access';
+import { CHAT_LIMITS } from './types';
+
+// How a stored message becomes the seed's `message` payload. The text is opened here and nowhere
+// else. Anonymous messages are masked for everyone but their author and moderators+ (API.md §8).
+
+const author = {
+  username: users.username,
+  nickname: users.nickname,
+  color: users.avatarColor,
+  emoji: users.avatarEmoji,
+  initials: users.avatarInitials,
+  level: users.permissionLevel,
+};
+
+/** A message, opened, with what its views need. */
+export type OpenMessage = Awaited<ReturnType<typeof loadMessages>>[number];
+
+/** Messages matching `where` (newest first when `newestFirst`), opened. */
+export async function loadMessages(
+  deps: { db: Db; secretBox: SecretBox },
+  where: SQL | undefined,
+  opts: { limit?: number; newestFirst?: boolean } = {},
+) {
+  const query = deps.db
+    .select({ m: chatMessages, channel: channels.name, author })
+    .from(chatMessages)
+    .innerJoin(channels, eq(channels.id, chatMessages.channelId))
+    .leftJoin(users, eq(users.id, chatMessages.userId))
+    .where(where)
+    .orderBy(opts.newestFirst ? desc(chatMessages.id) : chatMessages.id);
+  const rows = await (opts.limit ? query.limit(opts.limit) : query);
+  return rows.map(({ m, channel, author: a }) => ({
+    row: m,
+    channel,
+    author: m.userId !== null && a?.username ? a : null,
+    text: deps.secretBox.decrypt(m.text),
+    imageUrl: m.attachments
+      ? ((JSON.parse(deps.secretBox.decrypt(m.attachments)) as { image_url?: string }).image_url ?? null)
+      : null,
+  }));
+}
+
+/** Not written by someone the viewer blocked (seed 002: their messages are hidden from the blocker). */
+export const notBlockedBy = (viewerId: number): SQL =>
+  sql`(${chatMessages.userId} is null or ${chatMessages.userId} not in
+    (select ${blocks.blockedId} from ${blocks} where ${blocks.blockerId} = ${viewerId}))`;
+
+export type ViewContext = {
+  moderatorIds: Set<number>;
+  previews: Map<number, OpenMessage>;
+  reactions: Map<number, Array<{ emoji: string; count: number; user_ids: number[] }>>;
+};
+
+/** Does this viewer see the real author of anonymous messages? */
+export const seesReal = (
+  viewer: { userId: number; level: number },
+  authorId: number | null,
+  ctx: ViewContext,
+) => viewer.userId === authorId || isAdmin(viewer) || ctx.moderatorIds.has(viewer.userId);
+
+function identity(m: OpenMessage, real: boolean, ctx: ViewContext) {
+  if (m.row.anonymous && !real) {
+    return { user_id: null, username: 'Anonymous', nickname: null, role: 'user' as const, avatar: null };
+  }
+  const a = m.author;
+  return {
+    user_id: m.row.userId,
+    username: a?.username ?? 'Deleted user',
+    nickname: a?.nickname ?? null,
+    role: payloadRole(a?.level ?? 0, m.row.userId !== null && ctx.moderatorIds.has(m.row.userId)),
+    avatar: a ? { color: a.color, emoji: a.emoji, initials: a.initials } : null,
+  };
+}
+
+/** The seed's `message` payload (without `type`), masked unless `real`. */
+export function messageView(m: OpenMessage, real: boolean, ctx: ViewContext) {
+  const parent = m.row.replyTo !== null ? ctx.previews.get(m.row.replyTo) : undefined;
+  return {
+    id: m.row.id,
+    channel: m.channel,
+    channel_id: m.row.channelId,
+    ...identity(m, real, ctx),
+    anonymous: m.row.anonymous,
+    message: m.text,
+    ...(m.imageUrl && { image_url: m.imageUrl }),
+    ...(m.row.replyTo !== null && {
+      reply_to: m.row.replyTo,
+      reply_preview: parent
+        ? {
+            id: parent.row.id,
+            username: identity(parent, real && seesRealParent(parent, m), ctx).username,
+            message: parent.text.slice(0, CHAT_LIMITS.PREVIEW_CHARS),
+          }
+        : null,
+    }),
+    reactions: ctx.reactions.get(m.row.id) ?? [],
+    pinned: m.row.pinnedAt !== null,
+    edited_at: m.row.editedAt?.toISOString() ?? null,
+    created_at: m.row.createdAt.toISOString(),
+  };
+}
+
+// A viewer entitled to the real author of a reply is not thereby entitled to the parent's author,
+// unless they are a moderator+ (who sees every author) or wrote the parent.
+const seesRealParent = (parent: OpenMessage, reply: OpenMessage) =>
+  !parent.row.anonymous || parent.row.userId === reply.row.userId;
+
+export type MessageView = ReturnType<typeof messageView>;
+
+/** Reply previews and reactions for a page of messages (two queries at most). */
+export async function viewContext(
+  deps: { db: Db; secretBox: SecretBox },
+  messages: OpenMessage[],
+  moderatorIds: Set<number>,
+): Promise<ViewContext> {
+  const parentIds = [...new Set(messages.flatMap((m) => (m.row.replyTo === null ? [] : [m.row.replyTo])))];
+  const parents = parentIds.length ? await loadMessages(deps, inArray(chatMessages.id, parentIds)) : [];
+  const ids = messages.map((m) => m.row.id);
+  const reactionRows = ids.length
+    ? await deps.db
+        .select({
+          messageId: chatReactions.messageId,
+          emoji: chatReactions.emoji,
+          n: count(),
+          userIds: sql<number[]>`array_agg(${chatReactions.userId} order by ${chatReactions.createdAt})`,
+        })
+        .from(chatReactions)
+        .where(inArray(chatReactions.messageId, ids))
+        .groupBy(chatReactions.messageId, chatReactions.emoji)
+    : [];
+  const reactions: ViewContext['reactions'] = new Map();
+  for (const r of reactionRows) {
+    const list = reactions.get(r.messageId) ?? [];
+    list.push({ emoji: r.emoji, count: r.n, user_ids: r.userIds.map(Number) });
+    reactions.set(r.messageId, list);
+  }
+  return { moderatorIds, previews: new Map(parents.map((p) => [p.row.id, p])), reactions };
+}

@@ -1,0 +1,101 @@
+import { count, eq } from 'drizzle-orm';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { createSecretBox } from '../../src/core/crypto';
+import { createLogger } from '../../src/core/log';
+import { type Database, openDatabase } from '../../src/db/client';
+import { channels, chatMessages, chatReactions } from '../../src/db/schema';
+import { runRetention, startChatRetention } from '../../src/services/retention/chat-messages';
+import { searchTokensOf } from '../../src/services/search/blind-index';
+import { createUser } from '../../src/services/users/accounts';
+import { createTestDatabaseUrl } from '../helpers/database';
+
+// Chat message retention (API.md §8) on a real database: expired rows go in bounded batches,
+// taking their reactions and search tokens with them; newer rows stay.
+
+let database: Database;
+let drop: () => Promise<void>;
+const key = Buffer.alloc(32, 3);
+const box = createSecretBox(key);
+const DAY = 86_400_000;
+const now = new Date('2026-03-01T00:00:00Z');
+
+beforeAll(async () => {
+  const target = await createTestDatabaseUrl();
+  drop = target.drop;
+  database = await openDatabase(target.url ? { url: target.url } : { memory: true });
+  await database.migrate();
+});
+afterAll(async () => {
+  await database?.close();
+  await drop?.();
+});
+
+async function seed(ages: number[], at: Date = now) {
+  const db = database.db;
+  const user = await createUser(db, { username: `ret_${process.pid}_${Date.now() % 100000}` });
+  const [channel] = await db
+    .insert(channels)
+    .values({ name: `ret-${process.pid}-${Date.now() % 100000}` })
+    .returning();
+  const rows = await db
+    .insert(chatMessages)
+    .values(
+      ages.map((days, i) => ({
+        channelId: channel!.id,
+        userId: user.id,
+        text: box.encrypt(`message ${i}`),
+        searchTokens: searchTokensOf(key, `message ${i}`),
+        createdAt: new Date(at.getTime() - days * DAY),
+      })),
+    )
+    .returning({ id: chatMessages.id });
+  await db.insert(chatReactions).values(rows.map((r) => ({ messageId: r.id, userId: user.id, emoji: '👍' })));
+  return { channelId: channel!.id };
+}
+
+const countIn = async (channelId: number) => {
+  const [row] = await database.db
+    .select({ n: count() })
+    .from(chatMessages)
+    .where(eq(chatMessages.channelId, channelId));
+  return row!.n;
+};
+
+describe('chat retention', () => {
+  it('deletes rows older than the retention period in batches and keeps newer ones', async () => {
+    // 23 expired (8–30 days old), 5 kept (0–6 days), with reactions on every one.
+    const ages = [...Array.from({ length: 23 }, (_, i) => 8 + i), 0, 1, 3, 6, 6.9];
+    const { channelId } = await seed(ages);
+    const result = await runRetention({ db: database.db, days: 7, now, batch: 5 });
+    expect(result).toEqual({ deleted: 23, byTable: { chat_messages: 23, dm_messages: 0 } });
+    expect(await countIn(channelId)).toBe(5);
+    const [reactions] = await database.db.select({ n: count() }).from(chatReactions);
+    expect(reactions!.n).toBe(5);
+    // A second sweep finds nothing left to do.
+    expect((await runRetention({ db: database.db, days: 7, now, batch: 5 })).deleted).toBe(0);
+    // The boundary moves with the setting.
+    expect((await runRetention({ db: database.db, days: 2, now, batch: 5 })).deleted).toBe(3);
+  });
+
+  it('stops between batches when asked', async () => {
+    const { channelId } = await seed(Array.from({ length: 12 }, () => 40));
+    let batches = 0;
+    const result = await runRetention({
+      db: database.db,
+      days: 7,
+      now,
+      batch: 5,
+      shouldStop: () => batches++ >= 1,
+    });
+    expect(result.deleted).toBe(5);
+    expect(await countIn(channelId)).toBe(7);
+  });
+
+  it('runs a first sweep on start without waiting for it, and stops cleanly', async () => {
+    // The job runs on the real clock.
+    const { channelId } = await seed([400, 400, 0], new Date());
+    const job = startChatRetention({ db: database.db, log: createLogger('silent'), days: 7 });
+    await vi.waitFor(async () => expect(await countIn(channelId)).toBe(1), { timeout: 10_000 });
+    await job.stop();
+  });
+});
