@@ -2,7 +2,7 @@ import { and, eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLocalBus } from '../../src/core/bus';
 import { describeError } from '../../src/core/errors';
-import { auditLog, notifications, users } from '../../src/db/schema';
+import { announcements, auditLog, notifications, users } from '../../src/db/schema';
 import { createCaller } from '../../src/routers/_app';
 import { createContextInner } from '../../src/routers/context';
 import { SYSTEM_ACTOR } from '../../src/services/auth/actor';
@@ -322,7 +322,7 @@ describe('sources', () => {
     ]);
   });
 
-  it('password change, 2FA on/off and a new API key each create a security notification', async () => {
+  it('password change, 2FA on/off and API key creation, revocation and deletion each notify', async () => {
     const me = await member();
     const events = async () =>
       (await list(me.token)).notifications
@@ -332,6 +332,19 @@ describe('sources', () => {
     const key = await api(server, 'POST', '/api/keys', { token: me.token, body: { name: 'ci' } });
     expect(key.status).toBe(200);
     expect(await events()).toEqual(['api_key_created']);
+    const spare = await api(server, 'POST', '/api/keys', { token: me.token, body: { name: 'spare' } });
+    await api(server, 'POST', `/api/keys/${key.body.id}/revoke`, { token: me.token });
+    await api(server, 'DELETE', `/api/keys/${spare.body.id}`, { token: me.token });
+    expect(await events()).toEqual([
+      'api_key_deleted',
+      'api_key_revoked',
+      'api_key_created',
+      'api_key_created',
+    ]);
+    // Another user's key id: 404, and no notice for anyone.
+    const other = await member();
+    const foreign = await api(server, 'DELETE', `/api/keys/${key.body.id}`, { token: other.token });
+    expect(foreign.status).toBe(404);
 
     const setup = await api(server, 'POST', '/api/2fa/setup', { token: me.token });
     const secret = String(setup.body.secret);
@@ -342,7 +355,7 @@ describe('sources', () => {
     expect(enabled.status, JSON.stringify(enabled.body)).toBe(200);
     const backup = (enabled.body.backup_codes as string[])[0]!;
     await api(server, 'POST', '/api/2fa/disable', { token: me.token, body: { code: backup } });
-    expect(await events()).toEqual(['2fa_disabled', '2fa_enabled', 'api_key_created']);
+    expect((await events()).slice(0, 3)).toEqual(['2fa_disabled', '2fa_enabled', 'api_key_deleted']);
 
     const changed = await api(server, 'PUT', '/api/me/password', {
       token: me.token,
@@ -397,6 +410,30 @@ describe('sources', () => {
     await api(server, 'POST', `/notifications/${na!.id}/read`, { token: a.token });
     expect((await list(b.token, '?unread=1')).notifications.map((n) => n.id)).toContain(nb!.id);
     expect((await list(a.token, '?unread=1')).notifications.map((n) => n.id)).not.toContain(na!.id);
+  });
+
+  it('a user who registers after an announcement finds it in the inbox; expired ones not', async () => {
+    const live = await admin().announcements.create({ title: 'Welcome', message: 'Read the rules' });
+    const gone = await admin().announcements.create({
+      title: 'Old news',
+      message: 'Expired',
+      expiresInDays: 1,
+    });
+    await db()
+      .update(announcements)
+      .set({ expiresAt: new Date(Date.now() - 1000) })
+      .where(eq(announcements.id, gone.id));
+    const early = await member();
+    const late = await member();
+    const mine = (await list(late.token)).notifications.filter((n) => n.type === 'announcement');
+    expect(mine.map((n) => n.data)).toContainEqual({ announcement_id: live.id });
+    expect(mine.map((n) => n.data)).not.toContainEqual({ announcement_id: gone.id });
+    const shared = (await list(early.token)).notifications.find(
+      (n) => (n.data as { announcement_id?: number } | null)?.announcement_id === live.id,
+    );
+    expect(mine.find((n) => (n.data as { announcement_id: number }).announcement_id === live.id)!.id).toBe(
+      shared!.id,
+    );
   });
 
   it('admin notify and broadcast create admin notifications and audit rows', async () => {

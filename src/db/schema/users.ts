@@ -114,4 +114,6 @@ export const announcements = pgTable('announcements', {
   createdBy: integer('created_by').references(() => users.id, { onDelete: 'set null' }),
   createdAt: ts('created_at').notNull().defaultNow(),
   expiresAt: ts('expires_at'),
+  /** The `announcement` notification's id, shared by every recipient, so later users get it too. */
+  notificationId: integer('notification_id'),
 });

@@ -96,14 +96,27 @@ export const keysRouter = router({
     })
     .input(z.object({ id: ZId }))
     .output(ZKeyView)
-    .mutation(async ({ ctx, input }) => toApiKeyView(await revokeApiKey(ctx.db, ctx.actor.userId, input.id))),
+    .mutation(async ({ ctx, input }) => {
+      const row = await revokeApiKey(ctx.db, ctx.actor.userId, input.id);
+      await notifySecurity(
+        { db: ctx.db, bus: ctx.deps.bus, log: ctx.log },
+        ctx.actor.userId,
+        securityNotice.apiKeyRemoved({ id: row.id, name: row.name, prefix: row.keyPrefix }, 'revoked'),
+      );
+      return toApiKeyView(row);
+    }),
 
   delete: authedProcedure
     .meta({ openapi: { method: 'DELETE', path: '/api/keys/{id}', tags, summary: 'Delete an API key' } })
     .input(z.object({ id: ZId }))
     .output(ZSuccess)
     .mutation(async ({ ctx, input }) => {
-      await deleteApiKey(ctx.db, ctx.actor.userId, input.id);
+      const row = await deleteApiKey(ctx.db, ctx.actor.userId, input.id);
+      await notifySecurity(
+        { db: ctx.db, bus: ctx.deps.bus, log: ctx.log },
+        ctx.actor.userId,
+        securityNotice.apiKeyRemoved({ id: row.id, name: row.name, prefix: row.keyPrefix }, 'deleted'),
+      );
       return { success: true as const };
     }),
 });

@@ -1,4 +1,4 @@
-import { desc } from 'drizzle-orm';
+import { desc, eq } from 'drizzle-orm';
 import type { Db } from '../../db/client';
 import { announcements } from '../../db/schema';
 import { announcementView, createAnnouncement, deleteAnnouncement } from '../announcements/announcements';
@@ -47,6 +47,10 @@ export async function adminCreateAnnouncement(
       message: row.message,
       data: { announcement_id: row.id },
     });
+    await tx
+      .update(announcements)
+      .set({ notificationId: notice.notification.id })
+      .where(eq(announcements.id, row.id));
     return { view: announcementView(row), notice };
   });
   await notice.publish(opts);

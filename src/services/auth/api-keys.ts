@@ -62,8 +62,9 @@ export async function deleteApiKey(db: Db, userId: number, id: number) {
   const rows = await db
     .delete(apiKeys)
     .where(and(eq(apiKeys.id, id), eq(apiKeys.userId, userId)))
-    .returning({ id: apiKeys.id });
+    .returning();
   if (rows.length === 0) throw new AppError('NOT_FOUND', 'API key not found');
+  return rows[0]!;
 }
 
 /** One indexed query: a usable (not revoked, not expired) key with its user. */

@@ -1,6 +1,7 @@
 import { type NotifyDeps, prepareNotification } from './notify';
 
-// `security` notifications (API.md §4): new sign-in, password change, 2FA on/off, API key created.
+// `security` notifications (API.md §4): new sign-in, password change, 2FA on/off, API key created,
+// revoked or deleted.
 // They ride along with the action that caused them and must never make it fail.
 
 type Notice = { title: string; message: string; data: Record<string, unknown> };
@@ -39,6 +40,11 @@ export const securityNotice = {
     title: 'API key created',
     message: clip(`A new API key "${key.name}" (${key.prefix}…) was created for your account.`, 4000),
     data: { event: 'api_key_created', key_id: key.id, key_prefix: key.prefix },
+  }),
+  apiKeyRemoved: (key: { id: number; name: string; prefix: string }, how: 'revoked' | 'deleted'): Notice => ({
+    title: how === 'revoked' ? 'API key revoked' : 'API key deleted',
+    message: clip(`The API key "${key.name}" (${key.prefix}…) was ${how} and no longer works.`, 4000),
+    data: { event: `api_key_${how}`, key_id: key.id, key_prefix: key.prefix },
   }),
 };
 

@@ -3,6 +3,7 @@ import { hashPassword } from '../../core/crypto';
 import { AppError } from '../../core/errors';
 import type { Db } from '../../db/client';
 import { users } from '../../db/schema';
+import { deliverActiveAnnouncements } from '../announcements/announcements';
 import { LEVEL } from './policy';
 
 export type UserRow = typeof users.$inferSelect;
@@ -46,6 +47,7 @@ export async function createUser(
   if (await findUserByUsername(db, opts.username))
     throw new AppError('CONFLICT', 'Username is already taken');
   const passwordHash = opts.password ? await hashPassword(opts.password) : null;
+  let created: UserRow;
   try {
     const [row] = await db
       .insert(users)
@@ -57,11 +59,13 @@ export async function createUser(
         avatarInitials: opts.username.slice(0, 2).toUpperCase(),
       })
       .returning();
-    return row!;
+    created = row!;
   } catch (err) {
     if (isUniqueViolation(err)) throw new AppError('CONFLICT', 'Username is already taken');
     throw err;
   }
+  await deliverActiveAnnouncements(db, created.id);
+  return created;
 }
 
 /** PostgreSQL unique_violation, as reported by postgres.js and PGlite (possibly wrapped by drizzle). */
