@@ -6,11 +6,14 @@ import {
   revokeApiKey,
   toApiKeyView,
 } from '../../services/auth/api-keys';
-import { notifySecurity, securityNotice } from '../../services/notifications/security';
+import { notifyApiKeyChange } from '../../services/notifications/security';
+import type { Context } from '../context';
 import { ZDisplayName, ZId, ZSuccess } from '../fields';
 import { authedProcedure, router } from '../trpc';
 
 const tags = ['API keys'];
+
+const pushDeps = (ctx: Context) => ({ db: ctx.db, bus: ctx.deps.bus, log: ctx.log });
 
 /** `*`, or router groups each optionally read-only: `users:read,chats`. */
 const ZScopes = z
@@ -64,11 +67,7 @@ export const keysRouter = router({
         scopes: input.scopes,
         expiresInDays: input.expires_in_days,
       });
-      await notifySecurity(
-        { db: ctx.db, bus: ctx.deps.bus, log: ctx.log },
-        ctx.actor.userId,
-        securityNotice.apiKeyCreated({ id: row.id, name: row.name, prefix: row.keyPrefix }),
-      );
+      await notifyApiKeyChange(pushDeps(ctx), ctx.actor.userId, row, 'created');
       return {
         id: row.id,
         name: row.name,
@@ -98,11 +97,7 @@ export const keysRouter = router({
     .output(ZKeyView)
     .mutation(async ({ ctx, input }) => {
       const row = await revokeApiKey(ctx.db, ctx.actor.userId, input.id);
-      await notifySecurity(
-        { db: ctx.db, bus: ctx.deps.bus, log: ctx.log },
-        ctx.actor.userId,
-        securityNotice.apiKeyRemoved({ id: row.id, name: row.name, prefix: row.keyPrefix }, 'revoked'),
-      );
+      await notifyApiKeyChange(pushDeps(ctx), ctx.actor.userId, row, 'revoked');
       return toApiKeyView(row);
     }),
 
@@ -112,11 +107,7 @@ export const keysRouter = router({
     .output(ZSuccess)
     .mutation(async ({ ctx, input }) => {
       const row = await deleteApiKey(ctx.db, ctx.actor.userId, input.id);
-      await notifySecurity(
-        { db: ctx.db, bus: ctx.deps.bus, log: ctx.log },
-        ctx.actor.userId,
-        securityNotice.apiKeyRemoved({ id: row.id, name: row.name, prefix: row.keyPrefix }, 'deleted'),
-      );
+      await notifyApiKeyChange(pushDeps(ctx), ctx.actor.userId, row, 'deleted');
       return { success: true as const };
     }),
 });

@@ -60,3 +60,16 @@ export async function notifySecurity(deps: NotifyDeps, userId: number, notice: N
     deps.log.warn({ err, user_id: userId }, 'security notification failed');
   }
 }
+
+/** The notice for a key of the user's that was created, revoked or deleted. */
+export function notifyApiKeyChange(
+  deps: NotifyDeps,
+  userId: number,
+  key: { id: number; name: string; keyPrefix: string },
+  how: 'created' | 'revoked' | 'deleted',
+): Promise<void> {
+  const view = { id: key.id, name: key.name, prefix: key.keyPrefix };
+  const notice =
+    how === 'created' ? securityNotice.apiKeyCreated(view) : securityNotice.apiKeyRemoved(view, how);
+  return notifySecurity(deps, userId, notice);
+}
