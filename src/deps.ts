@@ -5,6 +5,7 @@ import type { Logger } from './core/log';
 import { createRateLimiter, type RateLimiter } from './core/rate-limit';
 import { readPackageVersion, readSourceHash } from './core/source-hash';
 import type { Database } from './db/client';
+import { type CredentialCache, createCredentialCache } from './services/auth/credential-cache';
 import { createChromiumRuntime } from './services/rooms/browser/chromium';
 import { type BrowserHost, createBrowserHost } from './services/rooms/browser-host';
 
@@ -22,6 +23,8 @@ export type AppDeps = {
   build: { sourceHash: string; version: string; startedAt: Date };
   /** Shared room browsers: this node's Chromium runtime, reachable from every node. */
   browsers: BrowserHost;
+  /** Credential lookups kept in memory; active once `attach`ed to the database (server only). */
+  credentialCache: CredentialCache;
 };
 
 /** The one way to assemble AppDeps, for the server and for the CLI's in-process runs. */
@@ -65,6 +68,7 @@ export function createAppDeps(opts: {
       runtime,
       idleSeconds: env.BROWSER_IDLE_SECONDS,
     }),
+    credentialCache: createCredentialCache({ ttlSeconds: env.AUTH_CACHE_SECONDS }),
     build: {
       sourceHash: readSourceHash(env.SOURCE_HASH),
       version: readPackageVersion(),

@@ -63,6 +63,8 @@ export async function startServer(env: Env, opts: StartOptions = {}): Promise<Ru
     cleanups.unshift(() => bus.close());
     const deps = createAppDeps({ env, log, database, bus, secretKey: secret.key });
 
+    await deps.credentialCache.attach(database);
+    cleanups.unshift(() => deps.credentialCache.detach());
     await deps.browsers.attach();
     cleanups.unshift(() => deps.browsers.close());
     const expiry = await startSubscriptionExpiry({ db: database.db, log });

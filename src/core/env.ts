@@ -83,6 +83,10 @@ const ZEnv = z.object({
   // Public statistics (GET /statistics/*) are recomputed at most this often; 0 disables the cache.
   STATS_CACHE_SECONDS: int(0, 3600).default(10),
 
+  // Credential lookups kept in memory this long; changes reach the cache at once through
+  // LISTEN/NOTIFY, so this only bounds how long a lost notification could matter. 0 disables it.
+  AUTH_CACHE_SECONDS: int(0, 3600).default(30),
+
   // Matchmaking (API.md §5): wait before interests/language are ignored, and how long a pair
   // that already met is kept apart.
   MATCH_FALLBACK_SECONDS: int(0, 3600).default(30),

@@ -29,8 +29,39 @@ export type Database = {
   migrate(): Promise<void>;
   /** Throws when the database does not answer (readiness probe). */
   ping(): Promise<void>;
+  /**
+   * LISTEN on `channel`: `onNotify` gets each payload after its transaction commits; `onConnect`
+   * runs whenever the listening connection is (re)established, since notifications sent while it
+   * was down are lost. Resolves to the function that stops listening.
+   */
+  listen(
+    channel: string,
+    onNotify: (payload: string) => void,
+    onConnect: () => void,
+  ): Promise<() => Promise<void>>;
+  /**
+   * Calls `fn` as this process sends an UPDATE or DELETE on a table that credentials are looked
+   * up from (users, sessions, api_keys, bots), before it runs: a NOTIFY about it may reach this
+   * node a moment after the writer's own answer, so the credential cache pauses meanwhile.
+   */
+  onCredentialWrite(fn: () => void): void;
   close(): Promise<void>;
 };
+
+const CREDENTIAL_WRITE = /^\s*(?:update|delete\s+from)\s+"?(?:users|sessions|api_keys|bots)"?\s/i;
+
+/** The drizzle logger: the one place every query of both drivers passes, transactions included. */
+function credentialWriteWatch() {
+  const listeners = new Set<() => void>();
+  return {
+    logger: {
+      logQuery(query: string) {
+        if (listeners.size > 0 && CREDENTIAL_WRITE.test(query)) for (const fn of listeners) fn();
+      },
+    },
+    onCredentialWrite: (fn: () => void) => void listeners.add(fn),
+  };
+}
 
 const migrationsFolder = fileURLToPath(new URL('./migrations', import.meta.url));
 
@@ -59,7 +90,8 @@ export async function openDatabase(opts: OpenDatabaseOptions): Promise<Database>
 }
 
 function openPglite(client: PGlite, onClose: () => Promise<void>): Database {
-  const db = drizzlePglite(client, { schema }) as unknown as Db;
+  const watch = credentialWriteWatch();
+  const db = drizzlePglite(client, { schema, logger: watch.logger }) as unknown as Db;
   let closed = false;
   return {
     kind: 'pglite',
@@ -74,6 +106,13 @@ function openPglite(client: PGlite, onClose: () => Promise<void>): Database {
     async ping() {
       await client.query('select 1');
     },
+    async listen(channel, onNotify, onConnect) {
+      // In-process: the one connection never drops.
+      const unlisten = await client.listen(channel, onNotify);
+      onConnect();
+      return unlisten;
+    },
+    onCredentialWrite: watch.onCredentialWrite,
     async close() {
       if (closed) return;
       closed = true;
@@ -90,7 +129,8 @@ function openPostgres(url: string, max: number): Database {
     connect_timeout: 10,
     idle_timeout: 60,
   });
-  const db = drizzlePostgres(client, { schema });
+  const watch = credentialWriteWatch();
+  const db = drizzlePostgres(client, { schema, logger: watch.logger });
   return {
     kind: 'postgres',
     db,
@@ -112,6 +152,12 @@ function openPostgres(url: string, max: number): Database {
     async ping() {
       await db.execute(sql`select 1`);
     },
+    async listen(channel, onNotify, onConnect) {
+      // postgres.js keeps one dedicated connection for LISTEN and reconnects it by itself.
+      const { unlisten } = await client.listen(channel, onNotify, onConnect);
+      return unlisten;
+    },
+    onCredentialWrite: watch.onCredentialWrite,
     async close() {
       await client.end({ timeout: 5 });
     },

@@ -23,7 +23,7 @@ export type JsonHub = {
 export type JsonHubOptions = {
   transport: RealtimeTransport;
   pattern: string;
-  authDeps: { db: Parameters<typeof authenticateToken>[0]['db']; secretKey: Buffer };
+  authDeps: Parameters<typeof authenticateToken>[0];
   /** API keys reach the socket only when their scopes cover this router group. */
   scopeGroup: string;
   /** Sockets per user are capped per endpoint family: the family's key prefix. */

@@ -52,7 +52,7 @@ export async function registerChatHub(opts: {
   const core = createJsonHub({
     transport,
     pattern: CHAT_PATH,
-    authDeps: { db: deps.database.db, secretKey: deps.secretKey },
+    authDeps: { db: deps.database.db, secretKey: deps.secretKey, credentialCache: deps.credentialCache },
     scopeGroup: 'chat',
     limitPrefix: 'chat:',
     authTimeoutMs: opts.authTimeoutMs ?? ChatTiming.AUTH_TIMEOUT_MS,

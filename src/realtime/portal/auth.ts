@@ -5,6 +5,7 @@ import type { Db } from '../../db/client';
 import { bearerFrom } from '../../rest/middleware/authenticate';
 import type { Actor } from '../../services/auth/actor';
 import { keyAllows } from '../../services/auth/api-keys';
+import type { CredentialCache } from '../../services/auth/credential-cache';
 import { resolveCredentials } from '../../services/auth/resolve';
 import { SESSION_COOKIE } from '../../services/auth/sessions';
 import type { UpgradeRequest } from '../types';
@@ -17,7 +18,7 @@ export type PortalUser = { userId: number; username: string; level: number };
 /** `user` is null until first-message authentication succeeds. */
 export type PortalAuth = { user: PortalUser | null };
 
-type AuthDeps = { db: Db; secretKey: Buffer };
+type AuthDeps = { db: Db; secretKey: Buffer; credentialCache?: CredentialCache };
 
 /**
  * API keys reach a socket only when their scopes cover the endpoint's group: `notifications` for
@@ -39,7 +40,12 @@ export async function authenticateUpgrade(
   const bearer = req.query.get('token') || bearerFrom(req.headers.authorization);
   const cookie = bearer ? undefined : parseCookies(req.headers.cookie ?? '')[SESSION_COOKIE];
   if (!bearer && !cookie) return { user: null };
-  const state = await resolveCredentials(deps.db, deps.secretKey, { bearer, cookie, ip: req.ip });
+  const state = await resolveCredentials(
+    deps.db,
+    deps.secretKey,
+    { bearer, cookie, ip: req.ip },
+    deps.credentialCache,
+  );
   const user = portalUserOf(state.actor, group);
   if (user && !bearer) assertCookieUpgradeOrigin(req.headers);
   return { user };
@@ -52,7 +58,12 @@ export async function authenticateToken(
   ip: string,
   group = 'notifications',
 ): Promise<PortalUser> {
-  const state = await resolveCredentials(deps.db, deps.secretKey, { bearer: token, ip });
+  const state = await resolveCredentials(
+    deps.db,
+    deps.secretKey,
+    { bearer: token, ip },
+    deps.credentialCache,
+  );
   const user = portalUserOf(state.actor, group);
   if (!user) throw new AppError('UNAUTHORIZED');
   return user;

@@ -39,7 +39,7 @@ export async function registerPortalHub(opts: {
   const core = createJsonHub({
     transport,
     pattern: PORTAL_PATH,
-    authDeps: { db: deps.database.db, secretKey: deps.secretKey },
+    authDeps: { db: deps.database.db, secretKey: deps.secretKey, credentialCache: deps.credentialCache },
     scopeGroup: 'notifications',
     limitPrefix: '',
     authTimeoutMs: opts.authTimeoutMs ?? PortalTiming.AUTH_TIMEOUT_MS,

@@ -61,7 +61,12 @@ export function registerRelayHub(opts: {
     const bearer = req.query.get('token') || bearerFrom(req.headers.authorization);
     const cookie = bearer ? undefined : parseCookies(req.headers.cookie ?? '')[SESSION_COOKIE];
     if (!bearer && !cookie) throw new AppError('UNAUTHORIZED');
-    const state = await resolveCredentials(db, deps.secretKey, { bearer, cookie, ip: req.ip });
+    const state = await resolveCredentials(
+      db,
+      deps.secretKey,
+      { bearer, cookie, ip: req.ip },
+      deps.credentialCache,
+    );
     const actor = state.actor;
     if (!actor) throw new AppError('UNAUTHORIZED');
     if (actor.kind !== 'user') throw new AppError('FORBIDDEN');

@@ -28,12 +28,17 @@ export function authenticate(deps: AppDeps): RequestHandler {
     const bearer = bearerFrom(req.get('authorization')) ?? queryToken;
     const cookie = req.headers.cookie ? parseCookies(req.headers.cookie)[SESSION_COOKIE] : undefined;
     try {
-      const auth: AuthState = await resolveCredentials(deps.database.db, deps.secretKey, {
-        bearer,
-        cookie: bearer ? undefined : cookie,
-        botKey: req.get('x-api-key') || undefined,
-        ip,
-      });
+      const auth: AuthState = await resolveCredentials(
+        deps.database.db,
+        deps.secretKey,
+        {
+          bearer,
+          cookie: bearer ? undefined : cookie,
+          botKey: req.get('x-api-key') || undefined,
+          ip,
+        },
+        deps.credentialCache,
+      );
       // CSRF: SameSite=Lax, plus a state-changing cookie request must come from our own origin.
       if (
         auth.actor &&

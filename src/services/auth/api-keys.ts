@@ -100,6 +100,8 @@ const TOUCH_INTERVAL_MS = 5 * 60 * 1000;
 /** Records last use at most every few minutes, off the request path, so keys cost no write per call. */
 export function touchApiKey(db: Db, key: ApiKeyRow) {
   if (key.lastUsedAt && Date.now() - key.lastUsedAt.getTime() < TOUCH_INTERVAL_MS) return;
+  // The row may be a cached one shared by later requests: they must see the touch too.
+  key.lastUsedAt = new Date();
   db.update(apiKeys)
     .set({ lastUsedAt: new Date() })
     .where(eq(apiKeys.id, key.id))

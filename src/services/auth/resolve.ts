@@ -6,6 +6,7 @@ import { bots } from '../../db/schema';
 import { effectiveState, STATE } from '../users/policy';
 import type { AuthState, AuthVia, UserActor } from './actor';
 import { API_KEY_PREFIX, findApiKey, touchApiKey } from './api-keys';
+import type { CredentialCache, Subject } from './credential-cache';
 import {
   endUserSessions,
   findSessionByJwt,
@@ -58,30 +59,70 @@ export async function refuseIfBanned(db: Db, user: SessionUser) {
   );
 }
 
+/** A cached lookup is used only while what it found is still unexpired. */
+const live = (at: Date | null | undefined) => at == null || at.getTime() > Date.now();
+
 /**
- * Turns the presented credential into an actor with one indexed query. An explicit Bearer or
- * X-API-Key that does not validate is a 401; a stale cookie just means anonymous.
+ * `lookup` through the cache under `key`: a hit must still pass `fresh`; a miss is stored (found
+ * or not found alike would be wrong: only found rows are stored, so a new credential works at once).
  */
-export async function resolveCredentials(db: Db, secretKey: Buffer, creds: Credentials): Promise<AuthState> {
+async function cached<T>(
+  cache: CredentialCache | undefined,
+  key: string,
+  subjectOf: (found: T) => Subject,
+  fresh: (found: T) => boolean,
+  lookup: () => Promise<T | null>,
+): Promise<T | null> {
+  if (!cache?.enabled) return lookup();
+  const hit = cache.get<T>(key);
+  if (hit !== undefined && fresh(hit)) return hit;
+  const ticket = cache.ticket();
+  const found = await lookup();
+  if (found) cache.set(key, subjectOf(found), found, ticket);
+  return found;
+}
+
+const userSubject = (found: { user: SessionUser }): Subject => `u:${found.user.id}`;
+
+/**
+ * Turns the presented credential into an actor with one indexed query, or none when `cache`
+ * holds it. An explicit Bearer or X-API-Key that does not validate is a 401; a stale cookie just
+ * means anonymous.
+ */
+export async function resolveCredentials(
+  db: Db,
+  secretKey: Buffer,
+  creds: Credentials,
+  cache?: CredentialCache,
+): Promise<AuthState> {
   const anonymous: AuthState = { actor: null, rateSubject: `ip:${creds.ip}` };
 
   if (creds.botKey) {
-    const [bot] = await db
-      .select()
-      .from(bots)
-      .where(eq(bots.apiKeyHash, sha256Hex(creds.botKey)))
-      .limit(1);
+    const keyHash = sha256Hex(creds.botKey);
+    const bot = await cached(
+      cache,
+      `b:${keyHash}`,
+      (b: typeof bots.$inferSelect) => `b:${b.id}`,
+      () => true,
+      async () => (await db.select().from(bots).where(eq(bots.apiKeyHash, keyHash)).limit(1))[0] ?? null,
+    );
     if (!bot) throw new AppError('UNAUTHORIZED', 'Invalid API key');
     return {
       actor: { kind: 'bot', botId: bot.id, name: bot.name, rateLimitPerHour: bot.rateLimitPerHour, level: 0 },
-      rateSubject: `key:${sha256Hex(creds.botKey).slice(0, 32)}`,
+      rateSubject: `key:${keyHash.slice(0, 32)}`,
     };
   }
 
   const bearer = creds.bearer;
   if (bearer) {
     if (bearer.startsWith(API_KEY_PREFIX)) {
-      const found = await findApiKey(db, bearer);
+      const found = await cached(
+        cache,
+        `k:${sha256Hex(bearer)}`,
+        userSubject,
+        (f) => live(f.key.expiresAt),
+        () => findApiKey(db, bearer),
+      );
       if (!found) throw new AppError('UNAUTHORIZED', 'Invalid or expired API key');
       await refuseIfBanned(db, found.user);
       touchApiKey(db, found.key);
@@ -93,8 +134,14 @@ export async function resolveCredentials(db: Db, secretKey: Buffer, creds: Crede
     }
     // Opaque session tokens are base64url without dots, so a JWT costs no wasted lookup.
     const found = looksLikeJwt(bearer)
-      ? await findSessionByJwt(db, secretKey, bearer).then((r) => r && { ...r, via: 'jwt' as const })
-      : await findSessionByToken(db, bearer).then((r) => r && { ...r, via: 'session' as const });
+      ? await cached(
+          cache,
+          `j:${sha256Hex(bearer)}`,
+          userSubject,
+          (f) => live(f.session.expiresAt) && live(f.tokenExpiresAt),
+          () => findSessionByJwt(db, secretKey, bearer),
+        ).then((r) => r && { ...r, via: 'jwt' as const })
+      : await findSession(db, bearer, cache).then((r) => r && { ...r, via: 'session' as const });
     if (!found) throw new AppError('UNAUTHORIZED', 'Invalid or expired token');
     await refuseIfBanned(db, found.user);
     return {
@@ -105,7 +152,7 @@ export async function resolveCredentials(db: Db, secretKey: Buffer, creds: Crede
   }
 
   if (creds.cookie) {
-    const found = await findSessionByToken(db, creds.cookie);
+    const found = await findSession(db, creds.cookie, cache);
     if (!found) return anonymous;
     await refuseIfBanned(db, found.user);
     return {
@@ -115,4 +162,14 @@ export async function resolveCredentials(db: Db, secretKey: Buffer, creds: Crede
     };
   }
   return anonymous;
+}
+
+function findSession(db: Db, token: string, cache: CredentialCache | undefined) {
+  return cached(
+    cache,
+    `s:${sha256Hex(token)}`,
+    userSubject,
+    (f) => live(f.session.expiresAt),
+    () => findSessionByToken(db, token),
+  );
 }

@@ -77,9 +77,11 @@ export const looksLikeJwt = (token: string) => JWT_SHAPE.test(token);
 /** A JWT from /api/token: signature and expiry, then its `jti` session (revocation is immediate). */
 export async function findSessionByJwt(db: Db, secretKey: Buffer, jwt: string) {
   let jti: string | undefined;
+  let exp: number | undefined;
   try {
     const { payload } = await jwtVerify(jwt, jwtKey(secretKey), { algorithms: ['HS256'] });
     jti = payload.jti;
+    exp = payload.exp;
   } catch {
     return null;
   }
@@ -90,7 +92,8 @@ export async function findSessionByJwt(db: Db, secretKey: Buffer, jwt: string) {
     .innerJoin(users, eq(users.id, sessions.userId))
     .where(and(eq(sessions.id, jti), gt(sessions.expiresAt, new Date())))
     .limit(1);
-  return row ?? null;
+  // The token's own expiry, for callers that keep the answer (credential-cache.ts).
+  return row ? { ...row, tokenExpiresAt: exp === undefined ? null : new Date(exp * 1000) } : null;
 }
 
 export async function listSessions(db: Db, userId: number) {
