@@ -1,6 +1,9 @@
 import { createHmac } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createCaller } from '../../src/routers/_app';
+import { createContextInner } from '../../src/routers/context';
+import { SYSTEM_ACTOR } from '../../src/services/auth/actor';
 import { inviteCodeFor } from '../../src/services/auth/invite-code';
 import { drain, joinChannel, openChat, publicChannel } from '../helpers/chat-client';
 import { dumpAllTables } from '../helpers/database';
@@ -231,6 +234,40 @@ describe.skipIf(skipReason !== undefined)('managing webhooks', () => {
   });
 });
 
+describe.skipIf(skipReason !== undefined)('the admin router (CLI)', () => {
+  it('lists, disables, enables, shows logs of and deletes webhooks as the system owner', async () => {
+    const admin = await person(2);
+    const path = `/${unique('cli')}`;
+    const hook = await outgoing(admin, path);
+    const cli = createCaller(
+      createContextInner({
+        deps: server.deps,
+        transport: 'cli',
+        ip: 'cli',
+        auth: { actor: SYSTEM_ACTOR, rateSubject: 'cli' },
+      }),
+    ).admin.webhooks;
+    expect((await cli.list()).webhooks.find((w) => w.id === hook.id)).toMatchObject({
+      owner_username: admin.username,
+      enabled: true,
+    });
+    expect(await cli.setEnabled({ id: hook.id, enabled: false })).toMatchObject({ enabled: false });
+    expect(await cli.setEnabled({ id: hook.id, enabled: true })).toMatchObject({ enabled: true });
+    await sendTest(admin, hook.id);
+    await arrived(path, 1);
+    await waitFor(
+      async () => (await cli.deliveries({ id: hook.id, limit: 10, offset: 0 })).total === 1,
+      'a log',
+    );
+    expect(await cli.delete({ id: hook.id })).toEqual({ success: true });
+    await expect(cli.delete({ id: hook.id })).rejects.toMatchObject({ message: 'Webhook not found' });
+    const [audit] = await server.deps.database.query<{ actors: string[] }>(
+      sql`select array_agg(actor_label order by id) as actors from audit_log where target_type = 'webhook' and target_id = ${String(hook.id)}`,
+    );
+    expect(audit?.actors).toEqual([admin.username, 'system', 'system', 'system']);
+  });
+});
+
 describe.skipIf(skipReason !== undefined)('outgoing deliveries', () => {
   it('signs the body with the secret and names the event; the event id is stable', async () => {
     const admin = await person(2);
@@ -371,6 +408,7 @@ describe.skipIf(skipReason !== undefined)('outgoing deliveries', () => {
     const total = RATE.deliveries + 2;
     for (let i = 0; i < total; i++) await sendTest(admin, hook.id);
     await arrived(path, RATE.deliveries);
+    await waitFor(async () => (await logsOf(admin, hook.id)).length === RATE.deliveries, 'the first logs');
     const windowEnd = (Math.floor(Date.now() / RATE.windowMs) + 1) * RATE.windowMs;
     const waiting = await server.deps.database.query<{ attempts: number; next_attempt_at: string | Date }>(
       sql`select attempts, next_attempt_at from webhook_deliveries where webhook_id = ${hook.id} and status = 'pending'`,
