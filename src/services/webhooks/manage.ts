@@ -33,7 +33,21 @@ export type UpdateWebhookInput = {
 
 type ManageDeps = Pick<WebhookDeps, 'db' | 'secretBox' | 'env'>;
 
-const auditActor = (actor: WebhookActor) => ({ userId: actor.userId, label: actor.username });
+/** Every change of a webhook is audited in the transaction that makes it. */
+const auditWebhook = (
+  tx: Db,
+  actor: WebhookActor,
+  action: string,
+  id: number,
+  details?: Record<string, unknown>,
+) =>
+  writeAudit(tx, {
+    actor: { userId: actor.userId, label: actor.username },
+    action,
+    targetType: 'webhook',
+    targetId: id,
+    ...(details && { details }),
+  });
 const bad = (message: string) => new AppError('BAD_REQUEST', message);
 
 const newSecret = () => randomToken(32);
@@ -97,13 +111,7 @@ export async function createWebhook(deps: ManageDeps, actor: WebhookActor, input
         tokenHash: token === null ? null : sha256Hex(token),
       })
       .returning({ id: webhooks.id });
-    await writeAudit(tx, {
-      actor: auditActor(actor),
-      action: 'webhook.create',
-      targetType: 'webhook',
-      targetId: row!.id,
-      details: { name: input.name, type: input.type },
-    });
+    await auditWebhook(tx, actor, 'webhook.create', row!.id, { name: input.name, type: input.type });
     return row!.id;
   });
   return { ...(await getWebhook(deps, id)), secret, token };
@@ -150,14 +158,8 @@ export async function updateWebhook(
         updatedAt: new Date(),
       })
       .where(eq(webhooks.id, id));
-    await writeAudit(tx, {
-      actor: auditActor(actor),
-      action: 'webhook.update',
-      targetType: 'webhook',
-      targetId: id,
-      details: {
-        fields: Object.keys(patch).filter((k) => patch[k as keyof UpdateWebhookInput] !== undefined),
-      },
+    await auditWebhook(tx, actor, 'webhook.update', id, {
+      fields: Object.keys(patch).filter((k) => patch[k as keyof UpdateWebhookInput] !== undefined),
     });
   });
   return getWebhook(deps, id);
@@ -168,13 +170,7 @@ export async function deleteWebhook(deps: ManageDeps, actor: WebhookActor, id: n
   await inTransaction(deps.db, async (tx) => {
     const row = await lockWebhook(tx, id);
     await tx.delete(webhooks).where(eq(webhooks.id, id));
-    await writeAudit(tx, {
-      actor: auditActor(actor),
-      action: 'webhook.delete',
-      targetType: 'webhook',
-      targetId: id,
-      details: { name: row.name, type: row.type },
-    });
+    await auditWebhook(tx, actor, 'webhook.delete', id, { name: row.name, type: row.type });
   });
   return { success: true as const };
 }
@@ -197,12 +193,7 @@ export async function rotateWebhookSecret(deps: ManageDeps, actor: WebhookActor,
           : { tokenHash: sha256Hex(token!), updatedAt: new Date() },
       )
       .where(eq(webhooks.id, id));
-    await writeAudit(tx, {
-      actor: auditActor(actor),
-      action: 'webhook.rotate_secret',
-      targetType: 'webhook',
-      targetId: id,
-    });
+    await auditWebhook(tx, actor, 'webhook.rotate_secret', id);
     return { id, secret, token };
   });
 }
