@@ -22,6 +22,8 @@ import { startSubscriptionExpiry } from './services/admin/subscriptions';
 import { startMatchSweeper } from './services/match/sweeper';
 import { matchDepsOf } from './services/match/types';
 import { startChatRetention } from './services/retention/chat-messages';
+import { startWebhookRetention } from './services/retention/webhook-logs';
+import { startWebhookWorker } from './services/webhooks/worker';
 
 export type RunningServer = {
   url: string;
@@ -73,6 +75,18 @@ export async function startServer(env: Env, opts: StartOptions = {}): Promise<Ru
     cleanups.unshift(() => matchSweeper.stop());
     const retention = startChatRetention({ db: database.db, log, days: env.CHAT_RETENTION_DAYS });
     cleanups.unshift(() => retention.stop());
+    const webhookRetention = startWebhookRetention({
+      db: database.db,
+      log,
+      days: env.WEBHOOK_LOG_RETENTION_DAYS,
+    });
+    cleanups.unshift(() => webhookRetention.stop());
+    const webhookWorker = startWebhookWorker({
+      ...deps,
+      db: database.db,
+      log: log.child({ component: 'webhooks' }),
+    });
+    cleanups.unshift(() => webhookWorker.stop());
     // The embedded database admits one process: the admin CLI reaches it through this socket.
     if (database.kind === 'pglite') {
       const channel = await startAdminChannel(deps);

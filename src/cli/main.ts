@@ -7,6 +7,7 @@ import { RemoteAdminError } from './admin-channel';
 import type { AdminCall, Execute } from './command-kit';
 import { registerCommands } from './commands';
 import { type AdminRunner, openAdminRunner } from './runner';
+import { registerWebhookCommands } from './webhook-commands';
 
 // portal-admin / `npm run admin -- <command>` (API.md §10). Results go to stdout (one JSON object
 // with --json); logs go to stderr, so scripts can parse stdout. Exit 0 on success, 1 on failure.
@@ -63,6 +64,7 @@ const program = new Command('portal-admin')
   .exitOverride()
   .showHelpAfterError();
 registerCommands(program, execute);
+registerWebhookCommands(program, execute);
 
 try {
   await program.parseAsync(process.argv);

@@ -98,6 +98,27 @@ const ZEnv = z.object({
   CHAT_RATE_MESSAGES: int(1, 100000).default(5),
   CHAT_RATE_WINDOW_SECONDS: int(1, 3600).default(5),
 
+  // Webhooks (API.md §8, seed 002): limits, the delivery worker and its retry schedule.
+  WEBHOOKS_PER_USER: int(1, 10000).default(25),
+  WEBHOOK_RATE_DELIVERIES: int(1, 100000).default(30),
+  WEBHOOK_RATE_WINDOW_SECONDS: int(1, 3600).default(60),
+  INCOMING_WEBHOOK_RATE_MESSAGES: int(1, 100000).default(10),
+  INCOMING_WEBHOOK_RATE_WINDOW_SECONDS: int(1, 3600).default(60),
+  WEBHOOK_TIMEOUT_SECONDS: int(1, 120).default(10),
+  WEBHOOK_MAX_ATTEMPTS: int(1, 50).default(8),
+  WEBHOOK_RETRY_BASE_MS: int(100, 86_400_000).default(30_000),
+  WEBHOOK_RETRY_MAX_MS: int(100, 7 * 86_400_000).default(3_600_000),
+  WEBHOOK_DISABLE_AFTER_FAILURES: int(1, 10000).default(20),
+  WEBHOOK_LOG_RETENTION_DAYS: int(1, 3650).default(7),
+  // A node with this false enqueues events but leaves delivery to the other nodes.
+  WEBHOOK_DELIVERY_ENABLED: bool.default(true),
+  WEBHOOK_POLL_INTERVAL_MS: int(50, 60_000).default(1000),
+  // Test-only (docs/webhooks.md): trust this CA for deliveries, let receivers sit on loopback, and
+  // resolve names from a hosts-style file read at every lookup. Unset in production.
+  WEBHOOK_TEST_CA_FILE: optionalText,
+  WEBHOOK_TEST_ALLOW_LOOPBACK: bool.default(false),
+  WEBHOOK_TEST_HOSTS_FILE: optionalText,
+
   MAX_BODY_BYTES: int(1024, 64 * 1024 * 1024).default(1024 * 1024),
   SHUTDOWN_TIMEOUT_MS: int(100, 600_000).default(10_000),
 });

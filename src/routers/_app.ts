@@ -21,6 +21,7 @@ import { createCallerFactory, router } from './trpc';
 import { twoFactorRouter } from './two-factor/router';
 import { usersRouter } from './users/router';
 import { voiceRouter } from './voice/router';
+import { hooksRouter, webhooksRouter } from './webhooks/router';
 
 export const appRouter = router({
   health: healthRouter,
@@ -46,6 +47,8 @@ export const appRouter = router({
   voice: voiceRouter,
   search: searchRouter,
   dm: dmRouter,
+  webhooks: webhooksRouter,
+  hooks: hooksRouter,
 });
 
 /** What typed TS clients import: `createTRPCClient<AppRouter>`. */

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import postgres from 'postgres';
 import { runtime } from '../../src/core/env';
-import type { Database } from '../../src/db/client';
+import { type Database, openDatabase } from '../../src/db/client';
 
 /**
  * With TEST_DATABASE_URL set, each caller gets a fresh database on that PostgreSQL server (dropped
@@ -61,4 +61,18 @@ export async function dumpAllTables(database: Database): Promise<string> {
     dump += `${table_name}\n${JSON.stringify(rows)}\n`;
   }
   return dump;
+}
+
+/** A migrated database of its own (fresh PostgreSQL database, or in-memory PGlite); `close` drops it. */
+export async function openTestDatabase(): Promise<{ database: Database; close(): Promise<void> }> {
+  const target = await createTestDatabaseUrl();
+  const database = await openDatabase(target.url ? { url: target.url } : { memory: true });
+  await database.migrate();
+  return {
+    database,
+    async close() {
+      await database.close();
+      await target.drop();
+    },
+  };
 }

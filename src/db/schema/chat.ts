@@ -75,6 +75,10 @@ export const chatMessages = pgTable(
     anonymous: boolean('anonymous').notNull().default(false),
     pinnedAt: ts('pinned_at'),
     pinnedBy: integer('pinned_by').references(() => users.id, { onDelete: 'set null' }),
+    /** Posted by this incoming webhook (plain integer: deleting the webhook keeps its messages). */
+    webhookId: integer('webhook_id'),
+    /** The display name of a webhook message (the webhook's name or its `username`). */
+    authorName: text('author_name'),
   },
   (t) => [
     index('chat_messages_channel_idx').on(t.channelId, t.id),

@@ -10,3 +10,4 @@ export * from './remote-access';
 export * from './rooms';
 export * from './settings';
 export * from './users';
+export * from './webhooks';

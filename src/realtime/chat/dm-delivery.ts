@@ -2,6 +2,7 @@ import type { Bus } from '../../core/bus/types';
 import type { ChatDeps } from '../../services/chat/types';
 import { chatOnlineSet, DM_EVENTS_TOPIC, type DmBusMessage } from '../../services/dm/events';
 import { listConversations } from '../../services/dm/list';
+import { announceChatPresence } from '../../services/webhooks/presence-events';
 import type { PortalUser } from '../portal/auth';
 import type { PortalSocket } from '../portal/handlers';
 import type { RealtimeTransport } from '../types';
@@ -58,7 +59,10 @@ export async function createDmDelivery(opts: {
         local.set(user.userId, mine);
       }
       mine.add(socket);
-      if (mine.size === 1) await add(user.userId);
+      if (mine.size === 1) {
+        await add(user.userId);
+        await announceChatPresence(deps, user, 'connected');
+      }
       try {
         const list = await listConversations(deps, user.userId);
         socket.sendJson({ type: 'dm_conversations_list', ...list });
@@ -75,6 +79,7 @@ export async function createDmDelivery(opts: {
       await bus
         .presenceRemove(chatOnlineSet(user.userId), nodeId)
         .catch((err: unknown) => log.warn({ err, user_id: user.userId }, 'chat presence remove failed'));
+      await announceChatPresence(deps, user, 'disconnected');
     },
 
     async close() {

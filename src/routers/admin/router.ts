@@ -28,6 +28,7 @@ import {
 import { adminBroadcast, adminNotifyUser } from '../../services/notifications/admin';
 import { ZCreateServiceInput, ZServiceIdInput, ZUpdateServiceInput } from '../services/schemas';
 import { adminProcedure, router } from '../trpc';
+import { webhooksAdminRouter } from '../webhooks/admin';
 import {
   ZAuditListInput,
   ZBroadcastInput,
@@ -53,7 +54,9 @@ import {
 const users = router({
   create: adminProcedure
     .input(ZCreateUserInput)
-    .mutation(({ ctx, input }) => adminCreateUser({ db: ctx.db, actor: ctx.actor, ...input })),
+    .mutation(({ ctx, input }) =>
+      adminCreateUser({ db: ctx.db, secretBox: ctx.deps.secretBox, actor: ctx.actor, ...input }),
+    ),
   ban: adminProcedure
     .input(ZUserAction)
     .mutation(({ ctx, input }) =>
@@ -164,6 +167,7 @@ export const adminRouter = router({
         systemHealth({ database: ctx.deps.database, bus: ctx.deps.bus, dataDir: ctx.deps.env.DATA_DIR }),
       ),
   }),
+  webhooks: webhooksAdminRouter,
 });
 
 export type AdminRouter = typeof adminRouter;

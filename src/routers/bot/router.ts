@@ -125,6 +125,7 @@ export const botRouter = router({
     .mutation(async ({ ctx, input }) => {
       const { user, created } = await linkBotUser({
         db: ctx.db,
+        secretBox: ctx.deps.secretBox,
         botId: ctx.actor.botId,
         platformUserId: input.platform_user_id,
         username: input.username,

@@ -1,4 +1,5 @@
 import { eq } from 'drizzle-orm';
+import type { SecretBox } from '../../core/crypto';
 import type { Db } from '../../db/client';
 import { punishments, users } from '../../db/schema';
 import { writeAudit } from '../audit/audit';
@@ -36,6 +37,8 @@ const userAfter = async (tx: Db, id: number) => {
 
 export async function adminCreateUser(opts: {
   db: Db;
+  /** Seals the `user.joined` webhook event. */
+  secretBox?: SecretBox;
   actor: AdminActor;
   username: string;
   password?: string | undefined;
@@ -44,7 +47,12 @@ export async function adminCreateUser(opts: {
   const level = opts.level ?? LEVEL.USER;
   assertCanAssign(opts.actor, level);
   return inTransaction(opts.db, async (tx) => {
-    const user = await createUser(tx, { username: opts.username, password: opts.password ?? null, level });
+    const user = await createUser(tx, {
+      username: opts.username,
+      password: opts.password ?? null,
+      level,
+      ...(opts.secretBox && { secretBox: opts.secretBox }),
+    });
     await writeAudit(tx, {
       actor: auditActorOf(opts.actor),
       action: 'user.create',

@@ -67,7 +67,11 @@ export async function registerAccount(
   if (recent > 0) {
     throw new AppError('TOO_MANY_REQUESTS', 'Only one account may be registered per address every 24 hours');
   }
-  const user = await createUser(db, { username: opts.username, password: opts.password });
+  const user = await createUser(db, {
+    username: opts.username,
+    password: opts.password,
+    secretBox: keys.secretBox,
+  });
   await db.insert(registrations).values({ ipHash, userId: user.id });
   return user;
 }

@@ -1,4 +1,5 @@
 import { and, eq, sql } from 'drizzle-orm';
+import type { SecretBox } from '../../core/crypto';
 import type { Db } from '../../db/client';
 import { botUserLinks, users } from '../../db/schema';
 import { createUser, type UserRow } from '../users/accounts';
@@ -46,6 +47,8 @@ export async function findLinkedUser(opts: {
  */
 export async function linkBotUser(opts: {
   db: Db;
+  /** Seals the `user.joined` webhook event of a new account. */
+  secretBox?: SecretBox;
   botId: number;
   platformUserId: string;
   username: string;
@@ -66,7 +69,10 @@ export async function linkBotUser(opts: {
     const raced = await findLinkedUser({ ...opts, db: txDb });
     if (raced) return { user: raced, created: false };
 
-    let user = await createUser(txDb, { username: opts.username });
+    let user = await createUser(txDb, {
+      username: opts.username,
+      ...(opts.secretBox && { secretBox: opts.secretBox }),
+    });
     if (opts.avatar && isEmoji(opts.avatar)) {
       const [updated] = await tx
         .update(users)

@@ -1,13 +1,22 @@
 import { and, eq } from 'drizzle-orm';
 import { AppError } from '../../core/errors';
 import { chatMessages, users } from '../../db/schema';
+import { inTransaction } from '../admin/hierarchy';
 import { writeAudit } from '../audit/audit';
 import { searchTokensOf } from '../search/blind-index';
+import { enqueueWebhookEvent } from '../webhooks/outbox';
 import { assertActive, assertCanSend, readableChannel } from './access';
 import { publishChatEvent } from './events';
 import { notifyMentions } from './mentions';
 import { blockersOf, type MessageFrameOf, publishMessage } from './publish';
-import { CHAT_LIMITS, CHAT_UPLOAD_PREFIX, type ChatActor, type ChatDeps, SLOW_DOWN } from './types';
+import {
+  CHAT_LIMITS,
+  CHAT_UPLOAD_PREFIX,
+  type ChannelRow,
+  type ChatActor,
+  type ChatDeps,
+  SLOW_DOWN,
+} from './types';
 import { loadMessages } from './views';
 
 // Sending, editing and deleting channel messages (seed 002 "WebSocket API"). Text and attachments
@@ -79,28 +88,89 @@ export async function sendMessage(
   if (!limit.allowed) throw new AppError('TOO_MANY_REQUESTS', SLOW_DOWN);
 
   const [me] = await db.select({ anonymous: users.anonymous }).from(users).where(eq(users.id, actor.userId));
-  const [row] = await db
-    .insert(chatMessages)
-    .values({
-      channelId: access.channel.id,
-      userId: actor.userId,
-      text: deps.secretBox.encrypt(input.message),
-      attachments:
-        input.image_url === undefined
-          ? null
-          : deps.secretBox.encrypt(JSON.stringify({ image_url: input.image_url })),
+  const { view, stored } = await storeMessage(
+    deps,
+    {
+      channel: access.channel,
+      author: { userId: actor.userId, username: actor.username },
+      text: input.message,
+      imageUrl: input.image_url,
       anonymous: me?.anonymous ?? false,
-      replyTo: input.reply_to ?? null,
-      searchTokens: searchTokensOf(deps.secretKey, input.message),
-    })
-    .returning({ id: chatMessages.id });
-  await hooks.afterInsert?.(row!.id, access.channel.id);
-  const [stored] = await loadMessages(deps, eq(chatMessages.id, row!.id));
-  const view = await publishMessage(deps, stored!, hooks.frameOf);
-  await notifyMentions(deps, actor, access.channel, stored!).catch((err: unknown) => {
-    deps.log.warn({ err, message_id: row!.id }, 'mention notifications failed');
+      replyTo: input.reply_to,
+    },
+    hooks,
+  );
+  await notifyMentions(deps, actor, access.channel, stored).catch((err: unknown) => {
+    deps.log.warn({ err, message_id: stored.row.id }, 'mention notifications failed');
   });
   return view;
+}
+
+/** A message that passed its sender's checks: a user's, or an incoming webhook's. */
+export type NewMessage = {
+  channel: ChannelRow;
+  author: { userId: number; username: string } | { webhookId: number; name: string };
+  text: string;
+  imageUrl?: string | undefined;
+  anonymous: boolean;
+  replyTo?: number | undefined;
+};
+
+/**
+ * Stores a message (sealed, blind-indexed) and its `message.created` webhook event in one
+ * transaction, then publishes it to the channel. Returns the author's frame and the stored message.
+ */
+export async function storeMessage(
+  deps: ChatDeps,
+  m: NewMessage,
+  hooks: {
+    afterInsert?: (messageId: number, channelId: number) => Promise<void>;
+    frameOf?: MessageFrameOf;
+  } = {},
+) {
+  const byUser = 'userId' in m.author ? m.author : null;
+  const byHook = 'webhookId' in m.author ? m.author : null;
+  const id = await inTransaction(deps.db, async (tx) => {
+    const [row] = await tx
+      .insert(chatMessages)
+      .values({
+        channelId: m.channel.id,
+        userId: byUser?.userId ?? null,
+        text: deps.secretBox.encrypt(m.text),
+        attachments:
+          m.imageUrl === undefined ? null : deps.secretBox.encrypt(JSON.stringify({ image_url: m.imageUrl })),
+        anonymous: m.anonymous,
+        replyTo: m.replyTo ?? null,
+        webhookId: byHook?.webhookId ?? null,
+        authorName: byHook?.name ?? null,
+        searchTokens: searchTokensOf(deps.secretKey, m.text),
+      })
+      .returning({ id: chatMessages.id });
+    // Receivers outside Portal never learn an anonymous author.
+    await enqueueWebhookEvent(
+      { db: tx, secretBox: deps.secretBox },
+      {
+        event: 'message.created',
+        data: {
+          message_id: row!.id,
+          channel_id: m.channel.id,
+          channel_name: m.channel.name,
+          user_id: m.anonymous ? null : (byUser?.userId ?? null),
+          username: m.anonymous ? 'Anonymous' : (byUser?.username ?? byHook!.name),
+          content: m.text,
+          reply_to: m.replyTo ?? null,
+          image_url: m.imageUrl ?? null,
+          anonymous: m.anonymous,
+          webhook_id: byHook?.webhookId ?? null,
+        },
+      },
+    );
+    return row!.id;
+  });
+  await hooks.afterInsert?.(id, m.channel.id);
+  const [stored] = await loadMessages(deps, eq(chatMessages.id, id));
+  const view = await publishMessage(deps, stored!, hooks.frameOf);
+  return { view, stored: stored! };
 }
 
 /** Own messages within 5 minutes of sending (seed 002). */
@@ -141,16 +211,31 @@ export async function deleteMessage(deps: ChatDeps, actor: ChatActor, messageId:
   const own = m.row.userId === actor.userId;
   if (!own && !access.isModerator) throw new AppError('FORBIDDEN', 'You can only delete your own messages');
   await assertActive(deps.db, actor.userId);
-  await deps.db.delete(chatMessages).where(eq(chatMessages.id, messageId));
-  if (!own) {
-    await writeAudit(deps.db, {
-      actor: { userId: actor.userId, label: actor.username },
-      action: 'chat.message_delete',
-      targetType: 'chat_message',
-      targetId: messageId,
-      details: { channel_id: access.channel.id, author_id: m.row.userId },
-    });
-  }
+  await inTransaction(deps.db, async (tx) => {
+    await tx.delete(chatMessages).where(eq(chatMessages.id, messageId));
+    if (!own) {
+      await writeAudit(tx, {
+        actor: { userId: actor.userId, label: actor.username },
+        action: 'chat.message_delete',
+        targetType: 'chat_message',
+        targetId: messageId,
+        details: { channel_id: access.channel.id, author_id: m.row.userId },
+      });
+    }
+    await enqueueWebhookEvent(
+      { db: tx, secretBox: deps.secretBox },
+      {
+        event: 'message.deleted',
+        data: {
+          message_id: messageId,
+          channel_id: access.channel.id,
+          channel_name: access.channel.name,
+          user_id: m.row.anonymous ? null : m.row.userId,
+          deleted_by: own && m.row.anonymous ? null : actor.userId,
+        },
+      },
+    );
+  });
   const frame = {
     type: 'message_deleted',
     channel: access.channel.name,

@@ -64,6 +64,16 @@ export const seesReal = (
 ) => viewer.userId === authorId || isAdmin(viewer) || ctx.moderatorIds.has(viewer.userId);
 
 function identity(m: OpenMessage, real: boolean, ctx: ViewContext) {
+  // Posted by an incoming webhook: shown under the webhook's name (or its `username`).
+  if (m.row.webhookId !== null) {
+    return {
+      user_id: null,
+      username: m.row.authorName ?? 'Webhook',
+      nickname: null,
+      role: 'user' as const,
+      avatar: null,
+    };
+  }
   if (m.row.anonymous && !real) {
     return { user_id: null, username: 'Anonymous', nickname: null, role: 'user' as const, avatar: null };
   }
@@ -86,6 +96,7 @@ export function messageView(m: OpenMessage, real: boolean, ctx: ViewContext) {
     channel_id: m.row.channelId,
     ...identity(m, real, ctx),
     anonymous: m.row.anonymous,
+    ...(m.row.webhookId !== null && { webhook_id: m.row.webhookId }),
     message: m.text,
     ...(m.imageUrl && { image_url: m.imageUrl }),
     ...(m.row.replyTo !== null && {

@@ -42,7 +42,7 @@ async function checkTarget(url: URL, resolveHost: HostResolver) {
 }
 
 /** A lookup that answers the checked address whatever name it is asked about. */
-const pinnedLookup =
+export const pinnedLookup =
   (address: string, family: 4 | 6): LookupFunction =>
   (_hostname, options, callback) => {
     if (options.all) callback(null, [{ address, family }]);
@@ -76,7 +76,7 @@ function beforeDeadline<T>(promise: Promise<T>, signal: AbortSignal): Promise<T>
 }
 
 /** Reads at most `max` bytes, then stops the transfer: the <head> we want comes first. */
-async function readCapped(stream: Readable, max: number): Promise<Buffer> {
+export async function readCapped(stream: Readable, max: number): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of stream) {

@@ -1,35 +1,17 @@
-import { inArray, lt } from 'drizzle-orm';
 import type { Logger } from '../../core/log';
 import type { Db } from '../../db/client';
 import { chatMessages, dmMessages } from '../../db/schema';
+import { DAY_MS, deleteExpiredBatch, drainBatches, RETENTION_BATCH, startSweeps } from './batches';
+
+export { RETENTION_BATCH, RETENTION_SWEEP_MS } from './batches';
 
 // Message retention (API.md §8): channel and DM messages older than CHAT_RETENTION_DAYS are deleted, and
 // with each row its sealed text, its blind-index tokens and (by cascade) its reactions. Deletes go
 // in bounded batches so one sweep never holds a long lock or builds a huge transaction, and chat
 // keeps flowing between batches.
 
-export const RETENTION_BATCH = 5_000;
-export const RETENTION_SWEEP_MS = 10 * 60_000;
-const DAY_MS = 86_400_000;
-
-type MessageTable = typeof chatMessages | typeof dmMessages;
-
-/** Deletes one batch of the oldest expired rows of `table`; returns how many went. */
-const deleteBatch =
-  (table: MessageTable) =>
-  async (db: Db, cutoff: Date, batch: number): Promise<number> => {
-    const expired = db
-      .select({ id: table.id })
-      .from(table)
-      .where(lt(table.createdAt, cutoff))
-      .orderBy(table.id)
-      .limit(batch);
-    const deleted = await db.delete(table).where(inArray(table.id, expired)).returning({ id: table.id });
-    return deleted.length;
-  };
-
 // Every message table under retention.
-const TABLES = { chat_messages: deleteBatch(chatMessages), dm_messages: deleteBatch(dmMessages) } as const;
+const TABLES = { chat_messages: chatMessages, dm_messages: dmMessages } as const;
 
 export type RetentionResult = { deleted: number; byTable: Record<string, number> };
 
@@ -49,16 +31,18 @@ export async function runRetention(opts: {
   const batch = opts.batch ?? RETENTION_BATCH;
   const byTable: Record<string, number> = {};
   let deleted = 0;
-  for (const [table, deleteBatch] of Object.entries(TABLES)) {
-    byTable[table] = 0;
-    for (;;) {
-      if (opts.shouldStop?.()) break;
-      const count = await deleteBatch(opts.db, cutoff, batch);
-      byTable[table] += count;
-      deleted += count;
-      if (count > 0) opts.log?.debug({ table, count }, 'retention batch deleted');
-      if (count < batch) break;
-    }
+  for (const [name, table] of Object.entries(TABLES)) {
+    const count = await drainBatches(
+      async () => {
+        const n = await deleteExpiredBatch(opts.db, table, cutoff, batch);
+        if (n > 0) opts.log?.debug({ table: name, count: n }, 'retention batch deleted');
+        return n;
+      },
+      batch,
+      opts.shouldStop,
+    );
+    byTable[name] = count;
+    deleted += count;
   }
   return { deleted, byTable };
 }
@@ -74,28 +58,14 @@ export function startChatRetention(opts: {
   intervalMs?: number;
   batch?: number;
 }) {
-  let stopped = false;
-  let running: Promise<void> = Promise.resolve();
-  const sweep = () => {
-    running = running.then(async () => {
-      if (stopped) return;
-      try {
-        const result = await runRetention({ ...opts, shouldStop: () => stopped });
-        if (result.deleted > 0)
-          opts.log.info({ ...result, retention_days: opts.days }, 'expired chat messages deleted');
-      } catch (err) {
-        opts.log.error({ err }, 'chat retention sweep failed');
-      }
-    });
-  };
-  sweep();
-  const timer = setInterval(sweep, opts.intervalMs ?? RETENTION_SWEEP_MS);
-  timer.unref();
-  return {
-    async stop() {
-      stopped = true;
-      clearInterval(timer);
-      await running;
+  return startSweeps({
+    log: opts.log,
+    what: 'chat',
+    ...(opts.intervalMs !== undefined && { intervalMs: opts.intervalMs }),
+    sweep: async (shouldStop) => {
+      const result = await runRetention({ ...opts, shouldStop });
+      if (result.deleted > 0)
+        opts.log.info({ ...result, retention_days: opts.days }, 'expired chat messages deleted');
     },
-  };
+  });
 }

@@ -79,6 +79,7 @@ export async function findChannelCandidates(
       channelId: chatMessages.channelId,
       userId: chatMessages.userId,
       anonymous: chatMessages.anonymous,
+      authorName: chatMessages.authorName,
       text: chatMessages.text,
       attachments: chatMessages.attachments,
       createdAt: chatMessages.createdAt,
@@ -107,7 +108,8 @@ export async function findChannelCandidates(
       containerId: r.channelId,
       containerName: channel.name,
       userId: r.userId,
-      username: r.userId === null ? null : (names.get(r.userId) ?? null),
+      // Webhook messages have no user, only the name they were posted under.
+      username: r.userId === null ? r.authorName : (names.get(r.userId) ?? null),
       anonymous: r.anonymous,
       seesAuthor: r.userId === caller.userId || channel.moderator,
       sealedText: r.text,

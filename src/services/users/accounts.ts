@@ -1,9 +1,11 @@
 import { eq, sql } from 'drizzle-orm';
-import { hashPassword } from '../../core/crypto';
+import { hashPassword, type SecretBox } from '../../core/crypto';
 import { AppError } from '../../core/errors';
 import type { Db } from '../../db/client';
 import { users } from '../../db/schema';
+import { inTransaction } from '../admin/hierarchy';
 import { deliverActiveAnnouncements } from '../announcements/announcements';
+import { enqueueWebhookEvent } from '../webhooks/outbox';
 import { LEVEL } from './policy';
 
 export type UserRow = typeof users.$inferSelect;
@@ -39,33 +41,47 @@ export async function requireUser(db: Db, id: number): Promise<UserRow> {
   return user;
 }
 
-/** Usernames are unique without regard to case; the unique index settles races. */
+/**
+ * Usernames are unique without regard to case; the unique index settles races. With `secretBox`
+ * (every path that creates accounts for real passes it) the `user.joined` webhook event is queued
+ * in the same transaction as the row.
+ */
 export async function createUser(
   db: Db,
-  opts: { username: string; password?: string | null; level?: number },
+  opts: { username: string; password?: string | null; level?: number; secretBox?: SecretBox },
 ): Promise<UserRow> {
   if (await findUserByUsername(db, opts.username))
     throw new AppError('CONFLICT', 'Username is already taken');
   const passwordHash = opts.password ? await hashPassword(opts.password) : null;
-  let created: UserRow;
+  const { secretBox } = opts;
   try {
-    const [row] = await db
-      .insert(users)
-      .values({
-        username: opts.username,
-        passwordHash,
-        permissionLevel: opts.level ?? LEVEL.USER,
-        avatarColor: AVATAR_COLORS[Math.floor(Math.random() * AVATAR_COLORS.length)]!,
-        avatarInitials: opts.username.slice(0, 2).toUpperCase(),
-      })
-      .returning();
-    created = row!;
+    return await inTransaction(db, async (tx) => {
+      const [row] = await tx
+        .insert(users)
+        .values({
+          username: opts.username,
+          passwordHash,
+          permissionLevel: opts.level ?? LEVEL.USER,
+          avatarColor: AVATAR_COLORS[Math.floor(Math.random() * AVATAR_COLORS.length)]!,
+          avatarInitials: opts.username.slice(0, 2).toUpperCase(),
+        })
+        .returning();
+      if (secretBox) {
+        await enqueueWebhookEvent(
+          { db: tx, secretBox },
+          {
+            event: 'user.joined',
+            data: { user_id: row!.id, username: row!.username, created_at: row!.createdAt.toISOString() },
+          },
+        );
+      }
+      await deliverActiveAnnouncements(tx, row!.id);
+      return row!;
+    });
   } catch (err) {
     if (isUniqueViolation(err)) throw new AppError('CONFLICT', 'Username is already taken');
     throw err;
   }
-  await deliverActiveAnnouncements(db, created.id);
-  return created;
 }
 
 /** PostgreSQL unique_violation, as reported by postgres.js and PGlite (possibly wrapped by drizzle). */
