@@ -1,215 +1,161 @@
-import { type SQL, sql } from 'drizzle-orm';
-import { createBus } from '../src/core/bus';
-import { createLogger } from '../src/core/log';
-import type { Database } from '../src/db/client';
-import { isActive, notInDirectRoom } from '../src/services/match/eligibility';
-import { MATCH_SWEEP, sweepMatchQueue } from '../src/services/match/sweeper';
-import type { MatchDeps } from '../src/services/match/types';
-import { ROOM_DEFAULTS } from '../src/services/rooms/types';
-import { prepareBenchDatabase } from './lib/database';
+import { type ChildProcess, fork } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { median, root, startProcess } from './lib/processes';
 import { isQuick, report } from './lib/report';
+import { seedUsersWithSessions } from './lib/seed';
 
-// Matchmaking (API.md §5): a backlog of USERS queued users, with interests and languages, drained
-// by the pairing sweep exactly as a node's sweeper runs it (`sweepMatchQueue`: up to 200 seekers a
-// tick, one short transaction per pair that locks with FOR UPDATE SKIP LOCKED), ticks back to back
-// instead of once a second, so the figure is the capacity of one node. Figures: pairs per second,
-// and time-to-match per user, from entering the queue (one INSERT … SELECT puts everyone in at the
-// same instant) to the commit time of their pair (`match_history.created_at`).
+// Matchmaking (API.md §5) measured on the server, as users meet it: a Portal process on its
+// embedded database, USERS users held by CLIENTS load-generator processes (bench/lib/
+// match-clients.ts), each user with one /ws/portal socket. Every user sends `POST /match/enqueue`
+// (CONCURRENCY requests in flight per client) with preferences that mostly do not fit at once:
+// two of 12 topics for two thirds of them, a language for three quarters; after
+// MATCH_FALLBACK_SECONDS (2 here) anyone fits, so the queue builds up and the server's sweeper
+// pairs what enqueue alone could not. Figures: pairs per second (from the first enqueue sent to
+// the last `match_found` received) and p50/p99 time-to-match per user (enqueue sent →
+// `match_found` on that user's socket). Every user must get exactly one `match_found`.
 //
-// Baseline, same run, same database, same backlog re-seeded: the same algorithm (same rules: not
-// self, active users only, no direct room, no block either way, cooldown, preferences first) as
-// ONE SQL statement per pair (CTEs that lock, delete and insert), driven by the same seeker loop
-// but without the service layer: no drizzle query building, one round trip per pair instead of
-// about ten. It is the floor for doing this pair by pair with the same guarantees.
-//
-// MATCH_FALLBACK_SECONDS is 0 here, so the whole backlog is pairable (a seeker still takes a
-// partner who fits their preferences first). The database is a fresh embedded one, or, with
-// BENCH_DATABASE_URL, a fresh database created on that PostgreSQL server and dropped afterwards.
+// Baseline, same run, same server, same users and sockets: each user sends `GET /match/status`
+// instead (authentication, one queue read, no pairing) at the same concurrency. Its requests/s
+// over two (two users per pair) is the rate at which this server could even accept enqueues one
+// by one; its p50/p99 is one request's latency under that load.
 
-const USERS = isQuick ? 2_000 : 10_000;
+const USERS = isQuick ? 1_000 : 10_000;
+const CLIENTS = 2;
+const CONCURRENCY = 25;
 const TOPICS = 12;
+const FALLBACK_SECONDS = 2;
 
-/** Everyone queued at one instant: a third want nobody in particular, the rest 2 of 12 topics. */
-async function seedQueue(database: Database, count: number) {
-  await database.query(sql`delete from match_history`);
-  await database.query(sql`delete from rooms`);
-  await database.query(sql`insert into match_queue (user_id, interests, language)
-    select id,
-      case when id % 3 = 0 then '[]'::jsonb
-        else jsonb_build_array('t' || (id % ${TOPICS}), 't' || ((id * 7 + 3) % ${TOPICS})) end,
-      case id % 4 when 0 then null when 1 then 'de' else 'en' end
-    from users order by id limit ${count}`);
-  // No ANALYZE: PGlite has no autovacuum, so a deployment never has fresh statistics either, and
-  // an ANALYZE right after the deletes above records room_members/match_history as empty while
-  // their pages remain, which makes the planner scan them per candidate as they grow again.
-}
+type Enqueued = {
+  first: number;
+  last: number;
+  waits: number[];
+  missing: number;
+  twice: number;
+  errors: number;
+};
+type Statused = { first: number; last: number; waits: number[]; errors: number };
 
-/** When each pair was committed (epoch ms; both users of a pair waited as long), checked for doubles. */
-async function pairedAt(database: Database) {
-  const rows = await database.query<{ ms: number }>(
-    sql`select (extract(epoch from created_at) * 1000)::float8 as ms from match_history`,
-  );
-  const twice = await database.query<{ n: number }>(sql`select count(*)::int as n from (
-      select u from (select user_low as u from match_history union all select user_high from match_history) x
-      group by u having count(*) > 1) d`);
-  if (twice[0]!.n !== 0) throw new Error(`${twice[0]!.n} users were paired twice`);
-  return rows.map((r) => Number(r.ms));
-}
+const reply = <T>(c: ChildProcess, type: string) =>
+  new Promise<T>((resolve, reject) => {
+    const on = (m: { type: string }) => {
+      if (m.type !== type) return;
+      c.off('message', on);
+      resolve(m as T);
+    };
+    c.on('message', on);
+    c.once('exit', (code) => reject(new Error(`match client exited with ${code}`)));
+  });
 
 const percentile = (sorted: number[], p: number) =>
   sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
 
-/** Seeds the backlog, runs `drain`, and returns pairs/s and time-to-match percentiles. */
-async function measure(database: Database, drain: () => Promise<number>, count = USERS) {
-  await seedQueue(database, count);
-  const [seeded] = await database.query<{ t0: number }>(
-    sql`select (extract(epoch from min(enqueued_at)) * 1000)::float8 as t0 from match_queue`,
-  );
-  const t0 = Number(seeded!.t0);
-  const started = performance.now();
-  const pairs = await drain();
-  const seconds = (performance.now() - started) / 1000;
-  const waits = (await pairedAt(database)).map((ms) => ms - t0).sort((a, b) => a - b);
-  if (waits.length !== pairs) throw new Error(`drain reported ${pairs} pairs, history has ${waits.length}`);
-  const left = await database.query<{ n: number }>(sql`select count(*)::int as n from match_queue`);
-  return {
-    pairsPerSecond: pairs / seconds,
-    p50: percentile(waits, 50),
-    p99: percentile(waits, 99),
-    left: left[0]!.n,
-  };
-}
+/** User i's preferences: a third want nobody in particular, the rest 2 of 12 topics; most a language. */
+const preferencesOf = (i: number) => ({
+  interests: i % 3 === 0 ? [] : [`t${i % TOPICS}`, `t${(i * 7 + 3) % TOPICS}`],
+  language: [null, 'de', 'en', 'en'][i % 4] ?? null,
+});
 
-/** The service: sweep ticks back to back until one pairs nobody. */
-async function drainWithService(deps: MatchDeps) {
-  let total = 0;
-  for (;;) {
-    const { pairs } = await sweepMatchQueue(deps);
-    total += pairs;
-    if (pairs === 0) return total;
-  }
-}
-
-// ── baseline: the same pairing as one statement ──────────────────────────────────────────────
-
-const fits = (s: string, q: string) =>
-  sql.raw(`(jsonb_array_length(${s}.interests) = 0
-  or ${q}.interests ?| array(select jsonb_array_elements_text(${s}.interests)))
-  and (${s}.language is null or ${q}.language = ${s}.language)`);
-
-function pairStatement(seekerId: number, fallbackSeconds: number, cooldownMinutes: number): SQL {
-  const waited = sql`match_queue.enqueued_at <= now() - (${fallbackSeconds}::int * interval '1 second')`;
-  const candidate = sql`match_queue.user_id <> s.user_id and ${isActive} and ${notInDirectRoom}
-    and not exists (select 1 from blocks b where (b.blocker_id = s.user_id and b.blocked_id = match_queue.user_id)
-      or (b.blocker_id = match_queue.user_id and b.blocked_id = s.user_id))
-    and not exists (select 1 from match_history h where h.user_low = least(s.user_id, match_queue.user_id)
-      and h.user_high = greatest(s.user_id, match_queue.user_id)
-      and h.created_at > now() - (${cooldownMinutes}::int * interval '1 minute'))
-    and (${waited} or (${fits('match_queue', 's')}))`;
-  return sql`with s as (
-      select match_queue.user_id, match_queue.interests, match_queue.language, ${waited} as flexible
-      from match_queue
-      where match_queue.user_id = ${seekerId} and ${isActive} and ${notInDirectRoom}
-      for update of match_queue skip locked),
-    strict as (
-      select match_queue.user_id from s, match_queue
-      where ${candidate} and (${fits('s', 'match_queue')})
-      order by match_queue.enqueued_at limit 1 for update of match_queue skip locked),
-    relaxed as (
-      select match_queue.user_id from s, match_queue
-      where s.flexible and not exists (select 1 from strict) and ${candidate}
-      order by match_queue.enqueued_at limit 1 for update of match_queue skip locked),
-    pair as (
-      select s.user_id as a, p.user_id as b
-      from s, (select user_id from strict union all select user_id from relaxed) p limit 1),
-    gone as (delete from match_queue where user_id in (select a from pair union all select b from pair)),
-    room as (
-      insert into rooms (owner_id, kind, name, start_url, viewport_width, viewport_height, max_members, control_policy)
-      select null, 'direct', 'Direct chat', ${ROOM_DEFAULTS.start_url}, ${ROOM_DEFAULTS.width}, ${ROOM_DEFAULTS.height},
-        2, 'everyone' from pair returning id),
-    members as (
-      insert into room_members (room_id, user_id, role)
-      select room.id, x.u, 'member' from room, pair, lateral (values (pair.a), (pair.b)) x(u)),
-    history as (
-      insert into match_history (user_low, user_high, room_id)
-      select least(a, b), greatest(a, b), room.id from pair, room)
-    select a, b from pair`;
-}
-
-/** The same seeker loop as `sweepMatchQueue`, one statement per pair. */
-async function drainWithStatement(database: Database, fallbackSeconds: number, cooldownMinutes: number) {
-  let total = 0;
-  for (;;) {
-    const seekers = await database.query<{ user_id: number }>(
-      sql`select user_id from match_queue order by enqueued_at limit ${MATCH_SWEEP.MAX_SEEKERS}`,
-    );
-    const paired = new Set<number>();
-    for (const { user_id } of seekers) {
-      if (paired.has(user_id)) continue;
-      const [pair] = await database.query<{ a: number; b: number }>(
-        pairStatement(user_id, fallbackSeconds, cooldownMinutes),
-      );
-      if (pair) paired.add(pair.a).add(pair.b);
-    }
-    total += paired.size / 2;
-    if (paired.size === 0) return total;
-  }
-}
-
-// ── run ──────────────────────────────────────────────────────────────────────────────────────
-
-const target = await prepareBenchDatabase('match');
-const database = await target.open();
-const bus = await createBus({});
+const dataDir = mkdtempSync(join(tmpdir(), 'portal-bench-match-'));
+const children: ChildProcess[] = [];
 try {
-  await database.migrate();
-  await database.query(sql`insert into users (username, avatar_initials)
-    select 'bench_m_' || g, 'BM' from generate_series(1, ${USERS}::int) g`);
-  // One block per 50 users, alternating direction, so the block check has rows to look at.
-  await database.query(sql`insert into blocks (blocker_id, blocked_id)
-    select case when id % 100 = 0 then id else id + 1 end, case when id % 100 = 0 then id + 1 else id end
-    from users where id % 50 = 0 and id < (select max(id) from users)`);
-  const deps: MatchDeps = {
-    db: database.db,
-    bus,
-    log: createLogger('silent'),
-    fallbackSeconds: 0,
-    cooldownMinutes: 60,
-  };
-  // A warm-up round on a small backlog for either side first (caches, JIT, the planner's stats).
-  await measure(database, () => drainWithService(deps), 100);
-  await measure(database, () => drainWithStatement(database, 0, 60), 100);
-  const service = await measure(database, () => drainWithService(deps));
-  const statement = await measure(database, () => drainWithStatement(database, 0, 60));
-  for (const [name, r] of Object.entries({ service, statement })) {
-    console.log(
-      `${name}: ${r.pairsPerSecond.toFixed(0)} pairs/s, p50 ${r.p50.toFixed(0)} ms, p99 ${r.p99.toFixed(0)} ms, ${r.left} left`,
+  const tokens = await seedUsersWithSessions(dataDir, USERS);
+  const portal = await startProcess('src/main.ts', {
+    DATA_DIR: dataDir,
+    MATCH_FALLBACK_SECONDS: String(FALLBACK_SECONDS),
+    RATE_LIMIT_AUTH: '100000000',
+    RATE_LIMIT_PUBLIC: '100000000',
+  });
+  try {
+    const wsPort = Number(portal.ready.ws_port) || new URL(portal.url).port;
+    const wsBase = `ws://127.0.0.1:${wsPort}`;
+    const users = tokens.map((token, i) => ({ token, ...preferencesOf(i) }));
+    for (let c = 0; c < CLIENTS; c++) {
+      children.push(
+        fork(join(root, 'bench/lib/match-clients.ts'), [], {
+          execArgv: ['--import', 'tsx'],
+          stdio: 'inherit',
+        }),
+      );
+    }
+    const opened = await Promise.all(
+      children.map((child, c) => {
+        const done = reply<{ failed: number }>(child, 'opened');
+        child.send({ type: 'open', wsBase, users: users.filter((_, i) => i % CLIENTS === c) });
+        return done;
+      }),
     );
+    const failed = opened.reduce((n, o) => n + o.failed, 0);
+    if (failed) throw new Error(`${failed} of ${USERS} /ws/portal sockets failed to open`);
+
+    // Baseline first (the queue is empty then, as it is after the run); its first round warms up
+    // the server (JIT, caches) for both measurements and is discarded.
+    const statusRound = () =>
+      Promise.all(
+        children.map((child) => {
+          const done = reply<Statused>(child, 'statused');
+          child.send({ type: 'status', httpBase: portal.url, concurrency: CONCURRENCY });
+          return done;
+        }),
+      );
+    await statusRound();
+    const statused = await statusRound();
+    const statusErrors = statused.reduce((n, s) => n + s.errors, 0);
+    if (statusErrors) throw new Error(`${statusErrors} GET /match/status calls failed`);
+    const statusSeconds =
+      (Math.max(...statused.map((s) => s.last)) - Math.min(...statused.map((s) => s.first))) / 1000;
+    const statusWaits = statused.flatMap((s) => s.waits).sort((a, b) => a - b);
+
+    const enqueued = await Promise.all(
+      children.map((child) => {
+        const done = reply<Enqueued>(child, 'enqueued');
+        child.send({ type: 'enqueue', httpBase: portal.url, concurrency: CONCURRENCY, timeoutMs: 300_000 });
+        return done;
+      }),
+    );
+    const errors = enqueued.reduce((n, e) => n + e.errors, 0);
+    const missing = enqueued.reduce((n, e) => n + e.missing, 0);
+    const twice = enqueued.reduce((n, e) => n + e.twice, 0);
+    if (errors) throw new Error(`${errors} enqueue calls failed`);
+    if (twice) throw new Error(`${twice} users got match_found more than once`);
+    // An odd user out waits for a partner forever; anyone else missing is a failure.
+    if (missing > USERS % 2) throw new Error(`${missing} users were never matched`);
+    const seconds =
+      (Math.max(...enqueued.map((e) => e.last)) - Math.min(...enqueued.map((e) => e.first))) / 1000;
+    const pairs = (USERS - missing) / 2;
+    const waits = enqueued.flatMap((e) => e.waits).sort((a, b) => a - b);
+    const perSecond = pairs / seconds;
+    const statusPerSecond = USERS / statusSeconds;
+    console.log(
+      `${pairs} pairs in ${seconds.toFixed(1)} s; time-to-match p50 ${percentile(waits, 50).toFixed(0)} ms, p99 ${percentile(waits, 99).toFixed(0)} ms, max ${waits.at(-1)!.toFixed(0)} ms; median ${median(waits).toFixed(0)} ms`,
+    );
+    const label = `${USERS.toLocaleString('en-US')} users over HTTP + /ws/portal, ${CLIENTS}×${CONCURRENCY} in flight, fallback ${FALLBACK_SECONDS} s`;
+    const baseline = 'GET /match/status per user, same load';
+    report('match.pairing', [
+      {
+        name: `pairs/s (${label})`,
+        value: perSecond,
+        unit: 'pairs/s',
+        baseline: { name: `${baseline} (req/s ÷ 2)`, value: statusPerSecond / 2 },
+      },
+      {
+        name: `p50 enqueue → match_found (${label})`,
+        value: percentile(waits, 50),
+        unit: 'ms',
+        baseline: { name: `${baseline}: p50 latency`, value: percentile(statusWaits, 50) },
+      },
+      {
+        name: `p99 enqueue → match_found (${label})`,
+        value: percentile(waits, 99),
+        unit: 'ms',
+        baseline: { name: `${baseline}: p99 latency`, value: percentile(statusWaits, 99) },
+      },
+    ]);
+  } finally {
+    for (const child of children) child.send({ type: 'close' });
+    await portal.stop();
   }
-  const baselineName = 'same algorithm as one SQL statement per pair';
-  const backlog = `${USERS.toLocaleString('en-US')} queued users`;
-  report('match.pairing', [
-    {
-      name: `drain ${backlog}, ${database.kind}: pairs/s`,
-      value: service.pairsPerSecond,
-      unit: 'pairs/s',
-      baseline: { name: baselineName, value: statement.pairsPerSecond },
-    },
-    {
-      name: `drain ${backlog}, ${database.kind}: p99 time-to-match`,
-      value: service.p99,
-      unit: 'ms',
-      baseline: { name: baselineName, value: statement.p99 },
-    },
-    {
-      name: `drain ${backlog}, ${database.kind}: p50 time-to-match`,
-      value: service.p50,
-      unit: 'ms',
-      baseline: { name: baselineName, value: statement.p50 },
-    },
-  ]);
 } finally {
-  await bus.close();
-  await database.close();
-  await target.cleanup();
+  rmSync(dataDir, { recursive: true, force: true });
 }

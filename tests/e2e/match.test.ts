@@ -114,6 +114,12 @@ describe('matchmaking on one node (fallback 30 s, cooldown 60 min)', () => {
     expect(members.map((m) => m.userId).sort((x, y) => x - y)).toEqual([a.id, b.id].sort((x, y) => x - y));
     expect(await db().select().from(matchQueue)).toEqual([]);
 
+    // Both open the direct chat on their sockets.
+    for (const socket of [socketA, socketB]) {
+      socket.send({ type: 'join_room', room_id: roomId, screen: false });
+      expect(await socket.nextOf('room_joined')).toMatchObject({ room_id: roomId, chat: { kind: 'direct' } });
+    }
+
     // While the partner is there, enqueue is refused.
     expect((await enqueue(a)).body).toMatchObject({ status: 409, error: 'Leave your current match first' });
 
@@ -127,9 +133,25 @@ describe('matchmaking on one node (fallback 30 s, cooldown 60 min)', () => {
       expect((await call(a, 'POST', '/match/leave')).body).toEqual({ success: true });
       await waitFor(() => roomEvents.length === 2, 'member_left and evict');
       expect(roomEvents).toEqual([
-        { kind: 'event', room_id: roomId, event: { type: 'member_left', user_id: a.id, room_id: roomId } },
+        {
+          kind: 'event',
+          room_id: roomId,
+          event: { type: 'member_left', user_id: a.id, reason: 'left', room_id: roomId },
+        },
         { kind: 'evict', room_id: roomId, user_id: a.id, reason: 'left' },
       ]);
+      // The same on the sockets: B hears A leave, A's socket leaves the room.
+      expect(await socketB.nextOf('member_left')).toEqual({
+        type: 'member_left',
+        room_id: roomId,
+        user_id: a.id,
+        reason: 'left',
+      });
+      expect(await socketA.nextOf('room_left')).toEqual({
+        type: 'room_left',
+        room_id: roomId,
+        reason: 'left',
+      });
       expect(await status(a)).toEqual({ status: 'idle' });
       expect(await status(b)).toEqual({ status: 'idle' });
       expect(await db().select().from(rooms).where(eq(rooms.id, roomId))).toHaveLength(1);

@@ -239,6 +239,11 @@ describe('end-to-end keys and messages', () => {
     expect(listed.keys.map((k: { key_id: number }) => k.key_id).sort()).toEqual(
       [ownerKey.key_id, aliceKey.key_id, bobKey.key_id].sort(),
     );
+    expect(listed).toMatchObject({ total: 3, limit: 50, offset: 0 });
+    const second = await ok(
+      api(server, 'GET', `/chats/${r.id}/keys?limit=1&offset=1`, { token: alice.token }),
+    );
+    expect(second).toMatchObject({ keys: [listed.keys[1]], total: 3, limit: 1, offset: 1 });
 
     const ciphertext = b64(90);
     const nonce = b64(24);
@@ -277,7 +282,7 @@ describe('end-to-end keys and messages', () => {
 });
 
 describe('deleting and clearing', () => {
-  it('lets members delete their own messages and moderators anyone’s', async () => {
+  it('lets members delete their own messages and moderator+ those of members below them', async () => {
     const r = await room(2);
     const [alice, bob] = r.members as [Person, Person];
     const socket = await listen(alice.token, r.id);
@@ -302,18 +307,28 @@ describe('deleting and clearing', () => {
     });
     await refused(del(alice.token, mine.id), 404, 'Message not found');
 
-    // Promote bob: a moderator removes anyone's message, and it is logged as moderation.
+    // Promote bob: a moderator removes a member's message, logged as moderation, but not the
+    // owner's (the moderation hierarchy); the owner removes the moderator's.
     await ok(
       api(server, 'PUT', `/chats/${r.id}/members/${bob.id}`, {
         token: r.owner.token,
         body: { role: 'moderator' },
       }),
     );
-    expect(await ok(del(bob.token, owners.id))).toEqual({ success: true });
-    const history = await ok(api(server, 'GET', `/chats/${r.id}/messages`, { token: alice.token }));
-    expect(history.messages.map((m: { id: number }) => m.id)).toEqual([bobs.id]);
+    const alices = await ok(send(alice.token, r.id, { content: 'alice again' }));
+    expect(await ok(del(bob.token, alices.id))).toEqual({ success: true });
     const log = await ok(api(server, 'GET', `/chats/${r.id}/moderation`, { token: r.owner.token }));
-    expect(log.entries[0]).toMatchObject({ action: 'delete_message', user_id: r.owner.id, actor_id: bob.id });
+    expect(log.entries[0]).toMatchObject({ action: 'delete_message', user_id: alice.id, actor_id: bob.id });
+    await refused(del(bob.token, owners.id), 403, 'You can only delete messages of members below you');
+    // A site Admin who is not a member ranks as a moderator: not above the room's owner either.
+    const siteAdmin = await person(2);
+    await refused(del(siteAdmin.token, owners.id), 403, 'You can only delete messages of members below you');
+    expect(await ok(del(r.owner.token, bobs.id))).toEqual({ success: true });
+    // A site Owner acts on everyone (API.md §1), the room's owner included.
+    const siteOwner = await person(3);
+    expect(await ok(del(siteOwner.token, owners.id))).toEqual({ success: true });
+    const history = await ok(api(server, 'GET', `/chats/${r.id}/messages`, { token: alice.token }));
+    expect(history.messages).toEqual([]);
   });
 
   it('clears the history for moderator+ only, logged and pushed as chat_cleared', async () => {

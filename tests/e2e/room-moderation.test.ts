@@ -113,7 +113,7 @@ describe('mute and unmute', () => {
 
     const members = await ok(api(server, 'GET', `/chats/${r.id}/members`, { token: target.token }));
     const listed = members.members.find((m: { user_id: number }) => m.user_id === target.id);
-    expect(listed.muted_until).toBe(entry.expires_at);
+    expect(listed).toMatchObject({ muted: true, muted_until: entry.expires_at, timed_out: false });
 
     const lifted = await ok(moderate(r.moderator.token, r.id, 'unmute', { user_id: target.id }));
     expect(lifted).toMatchObject({ action: 'unmute', user_id: target.id, expires_at: null });
@@ -130,7 +130,19 @@ describe('mute and unmute', () => {
     const [notice] = await notificationsOf(target);
     expect(notice).toMatchObject({ data: { action: 'mute', expires_at: null } });
     expect(notice!.message).toContain('until a moderator unmutes you');
+    // Muted until unmuted is visible as such, apart from "not muted".
+    const row = async () =>
+      (
+        (await ok(api(server, 'GET', `/chats/${r.id}/members`, { token: r.owner.token }))).members as Json[]
+      ).find((m) => m.user_id === target.id);
+    expect(await row()).toMatchObject({
+      muted: true,
+      muted_until: null,
+      timed_out: false,
+      timeout_until: null,
+    });
     await ok(moderate(r.owner.token, r.id, 'unmute', { user_id: target.id }));
+    expect(await row()).toMatchObject({ muted: false, muted_until: null });
     await ok(send(target.token, r.id));
   });
 
@@ -147,20 +159,20 @@ describe('mute and unmute', () => {
     await refused(send(timedOut.token, r.id), 403, 'You are timed out in this chat');
     const members = await ok(api(server, 'GET', `/chats/${r.id}/members`, { token: r.owner.token }));
     const row = (id: number) => (members.members as Json[]).find((m) => m.user_id === id)!;
-    expect(row(muted.id).muted_until).toBeNull();
-    expect(row(timedOut.id).timeout_until).toMatch(ISO);
+    expect(row(muted.id)).toMatchObject({ muted: true, muted_until: null });
+    expect(row(timedOut.id)).toMatchObject({ timed_out: true, timeout_until: expect.stringMatching(ISO) });
   });
 });
 
 describe('timeout and warn', () => {
-  it('times out for duration_minutes (required): no sending until it ends', async () => {
+  it('times out for duration_minutes (10 minutes when left out): no sending until it ends', async () => {
     const r = await room(1);
     const [target] = r.members as [Person];
-    await refused(
-      moderate(r.owner.token, r.id, 'timeout', { user_id: target.id }),
-      400,
-      'duration_minutes is required',
-    );
+    const byDefault = await ok(moderate(r.owner.token, r.id, 'timeout', { user_id: target.id }));
+    expect(byDefault).toMatchObject({ action: 'timeout', duration_minutes: 10 });
+    const defaultLeft = (Date.parse(byDefault.expires_at) - Date.now()) / 60_000;
+    expect(defaultLeft).toBeGreaterThan(9);
+    expect(defaultLeft).toBeLessThanOrEqual(10);
     await refused(
       moderate(r.owner.token, r.id, 'timeout', { user_id: target.id, duration_minutes: 43_201 }),
       400,
@@ -186,7 +198,7 @@ describe('timeout and warn', () => {
       data: { action: 'timeout', room_id: r.id, expires_at: entry.expires_at },
     });
     expect(notice!.message).toContain('5 minutes');
-    expect(await auditOf('room.timeout', target.id)).toHaveLength(1);
+    expect(await auditOf('room.timeout', target.id)).toHaveLength(2);
 
     // Once the timeout has passed (moved into the past here), the member talks again.
     await db()
@@ -211,11 +223,74 @@ describe('timeout and warn', () => {
       data: { action: 'warn', room_id: r.id, reason: 'be nice' },
     });
     await ok(send(target.token, r.id));
-    await refused(
-      moderate(r.moderator.token, r.id, 'warn', { user_id: target.id, duration_minutes: 5 }),
-      400,
-      'duration_minutes is not an allowed field',
+  });
+});
+
+describe('duration_minutes on every action (API.md §5)', () => {
+  it('is accepted by kick, warn, unban and unmute, validated, and has no effect there', async () => {
+    const r = await room(2);
+    const [a, b] = r.members as [Person, Person];
+    const warned = await ok(moderate(r.owner.token, r.id, 'warn', { user_id: a.id, duration_minutes: 5 }));
+    expect(warned).toMatchObject({ action: 'warn', duration_minutes: null, expires_at: null });
+    await ok(send(a.token, r.id, 'a warning silences nobody'));
+    await ok(moderate(r.owner.token, r.id, 'mute', { user_id: a.id }));
+    const unmuted = await ok(moderate(r.owner.token, r.id, 'unmute', { user_id: a.id, duration_minutes: 5 }));
+    expect(unmuted).toMatchObject({ action: 'unmute', duration_minutes: null, expires_at: null });
+    await ok(send(a.token, r.id, 'unmuted at once'));
+    await ok(moderate(r.owner.token, r.id, 'ban', { user_id: b.id }));
+    const unbanned = await ok(moderate(r.owner.token, r.id, 'unban', { user_id: b.id, duration_minutes: 5 }));
+    expect(unbanned).toMatchObject({ action: 'unban', duration_minutes: null });
+    await ok(api(server, 'POST', `/chats/join/${r.code}`, { token: b.token }));
+    const kicked = await ok(moderate(r.owner.token, r.id, 'kick', { user_id: b.id, duration_minutes: 5 }));
+    expect(kicked).toMatchObject({ action: 'kick', duration_minutes: null, expires_at: null });
+    // A kick is not a ban, whatever duration came with it.
+    await ok(api(server, 'POST', `/chats/join/${r.code}`, { token: b.token }));
+    for (const action of ['kick', 'warn', 'unban', 'unmute']) {
+      await refused(
+        moderate(r.owner.token, r.id, action, { user_id: a.id, duration_minutes: 0 }),
+        400,
+        'duration_minutes must be at least 1',
+      );
+    }
+  });
+
+  it('bans for duration_minutes: no rejoin (with expires_at) until the ban lapses', async () => {
+    const r = await room(1);
+    const [target] = r.members as [Person];
+    const entry = await ok(
+      moderate(r.owner.token, r.id, 'ban', { user_id: target.id, duration_minutes: 5, reason: 'cool off' }),
     );
+    expect(entry).toMatchObject({
+      action: 'ban',
+      duration_minutes: 5,
+      expires_at: expect.stringMatching(ISO),
+    });
+    const [ban] = await db()
+      .select()
+      .from(roomBans)
+      .where(and(eq(roomBans.roomId, r.id), eq(roomBans.userId, target.id)));
+    expect(ban!.expiresAt?.toISOString()).toBe(entry.expires_at);
+    const denied = await refused(
+      api(server, 'POST', `/chats/join/${r.code}`, { token: target.token }),
+      403,
+      'You are banned from this chat',
+    );
+    expect(denied.body).toMatchObject({ reason: 'room_banned', expires_at: entry.expires_at });
+    const [notice] = await notificationsOf(target);
+    expect(notice).toMatchObject({ title: 'Banned from a chat', data: { expires_at: entry.expires_at } });
+    expect(notice!.message).toContain('for 5 minutes');
+
+    // Once it has lapsed (moved into the past here) the user rejoins, and there is nothing to lift.
+    await db()
+      .update(roomBans)
+      .set({ expiresAt: new Date(Date.now() - 1000) })
+      .where(and(eq(roomBans.roomId, r.id), eq(roomBans.userId, target.id)));
+    await refused(
+      moderate(r.owner.token, r.id, 'unban', { user_id: target.id }),
+      404,
+      'User is not banned from this chat',
+    );
+    await ok(api(server, 'POST', `/chats/join/${r.code}`, { token: target.token }));
   });
 });
 
@@ -244,9 +319,21 @@ describe('kick and ban', () => {
   });
 
   it('bans: removed, cannot rejoin (403) until unbanned', async () => {
-    const r = await room(1);
-    const [target] = r.members as [Person];
+    const r = await room(2);
+    const [target, witness] = r.members as [Person, Person];
+    const targetSocket = await listen(target.token, r.id);
+    const witnessSocket = await listen(witness.token, r.id);
     const entry = await ok(moderate(r.owner.token, r.id, 'ban', { user_id: target.id, reason: 'abuse' }));
+    // The banned member's socket leaves the room's topic at once; the room hears why.
+    expect(await targetSocket.nextOf('room_left')).toEqual({
+      type: 'room_left',
+      room_id: r.id,
+      reason: 'banned',
+    });
+    expect(await witnessSocket.nextOf('member_left')).toMatchObject({ user_id: target.id, reason: 'banned' });
+    await ok(send(r.owner.token, r.id, 'after the ban'));
+    expect((await witnessSocket.nextOf('chat_message')).message).toMatchObject({ content: 'after the ban' });
+    await expect(targetSocket.nextOf('chat_message', 500)).rejects.toThrow(/no chat_message message/);
     expect(entry).toMatchObject({ action: 'ban', user_id: target.id, reason: 'abuse', expires_at: null });
     const [ban] = await db()
       .select()
@@ -262,7 +349,10 @@ describe('kick and ban', () => {
     );
     expect(rejoin.body.reason).toBe('room_banned');
     const [notice] = await notificationsOf(target);
-    expect(notice).toMatchObject({ title: 'Banned from a chat', data: { action: 'ban', room_id: r.id } });
+    expect(notice).toMatchObject({
+      title: 'Banned from a chat',
+      data: { action: 'ban', room_id: r.id, expires_at: null },
+    });
 
     await ok(moderate(r.moderator.token, r.id, 'unban', { user_id: target.id }));
     await refused(
@@ -346,6 +436,21 @@ describe('who may moderate whom', () => {
     );
   });
 
+  it('lets a site Owner moderate a room owner; Admins and room moderators stay below them', async () => {
+    const r = await room(0);
+    const siteOwner = await person(3);
+    await ok(moderate(siteOwner.token, r.id, 'warn', { user_id: r.owner.id, reason: 'site rules' }));
+    await ok(moderate(siteOwner.token, r.id, 'mute', { user_id: r.owner.id, duration_minutes: 1 }));
+    await refused(send(r.owner.token, r.id), 403, 'You are muted in this chat');
+    // A site Owner who is a member ranks above the room's owner and moderators.
+    await ok(api(server, 'POST', `/chats/join/${r.code}`, { token: siteOwner.token }));
+    await refused(
+      moderate(r.owner.token, r.id, 'kick', { user_id: siteOwner.id }),
+      403,
+      'You can only moderate members below you',
+    );
+  });
+
   it('lets a site Admin who is not a member moderate members', async () => {
     const r = await room(1);
     const [target] = r.members as [Person];
@@ -377,10 +482,12 @@ describe('moderation log', () => {
       actor_username: r.moderator.username,
       reason: 'first',
     });
+    expect(log).toMatchObject({ total: 3, limit: 50, offset: 0 });
     const page = await ok(
       api(server, 'GET', `/chats/${r.id}/moderation?limit=1&offset=1`, { token: r.owner.token }),
     );
     expect(page.entries.map((e: { action: string }) => e.action)).toEqual(['mute']);
+    expect(page).toMatchObject({ total: 3, limit: 1, offset: 1 });
 
     await refused(
       api(server, 'GET', `/chats/${r.id}/moderation`, { token: target.token }),

@@ -1,8 +1,9 @@
-import { eq } from 'drizzle-orm';
+import { eq, sql } from 'drizzle-orm';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { rooms } from '../../src/db/schema';
 import { grantSubscription } from '../../src/services/admin/subscriptions';
 import { SYSTEM_ACTOR } from '../../src/services/auth/actor';
+import { ROOM_EVENTS_TOPIC } from '../../src/services/rooms/events';
 import { api, makeUser, signIn } from '../helpers/identity';
 import { closePortalClients, openPortal, portalUrl } from '../helpers/portal-client';
 import { startTestServer, type TestServer } from '../helpers/server';
@@ -217,12 +218,58 @@ describe('members, roles and invites', () => {
   });
 });
 
+describe('paging the room lists', () => {
+  it('pages GET /chats, members and invites with limit/offset and a total', async () => {
+    const owner = await person({ level: 2 });
+    const alice = await person();
+    const first = await roomOf(owner, 'First');
+    const second = await roomOf(owner, 'Second');
+    await joinWithInvite(second.id, owner, alice);
+
+    const all = await call(owner, 'GET', '/chats');
+    expect(all.body).toMatchObject({ total: 2, limit: 50, offset: 0 });
+    expect(
+      (all.body.chats as Array<{ id: number; member_count: number }>).map((c) => [c.id, c.member_count]),
+    ).toEqual([
+      [second.id, 2],
+      [first.id, 1],
+    ]);
+    const page = await call(owner, 'GET', '/chats?limit=1&offset=1');
+    expect(page.body).toMatchObject({
+      total: 2,
+      limit: 1,
+      offset: 1,
+      chats: [{ id: first.id, member_count: 1 }],
+    });
+    expect((await call(owner, 'GET', '/chats?offset=5')).body).toMatchObject({ chats: [], total: 2 });
+    expect((await call(alice, 'GET', '/chats')).body).toMatchObject({ total: 1, chats: [{ id: second.id }] });
+    expect((await call(owner, 'GET', '/chats?limit=0')).status).toBe(400);
+
+    const members = await call(alice, 'GET', `/chats/${second.id}/members?limit=1&offset=1`);
+    expect(members.body).toMatchObject({ total: 2, limit: 1, offset: 1, members: [{ user_id: alice.id }] });
+
+    for (let i = 0; i < 3; i++) await call(owner, 'POST', `/chats/${first.id}/invites`, {});
+    const invites = await call(owner, 'GET', `/chats/${first.id}/invites?limit=2`);
+    expect(invites.body).toMatchObject({ total: 3, limit: 2, offset: 0 });
+    expect(invites.body.invites).toHaveLength(2);
+    const rest = await call(owner, 'GET', `/chats/${first.id}/invites?limit=2&offset=2`);
+    const codes = (body: Record<string, unknown>) =>
+      (body.invites as Array<{ code: string }>).map((i) => i.code);
+    expect(codes(rest.body)).toHaveLength(1);
+    expect(codes(invites.body)).not.toContain(codes(rest.body)[0]);
+  });
+});
+
 describe('config and clipboard', () => {
   it('lets only the owner change the config; members read the clipboard', async () => {
     const owner = await person({ level: 2 });
     const member = await person();
     const room = await roomOf(owner);
     await joinWithInvite(room.id, owner, member);
+    const ws = await openPortal(portalUrl(server, member.token));
+    await ws.nextOf('ready');
+    ws.send({ type: 'join_room', room_id: room.id, screen: false });
+    await ws.nextOf('room_joined');
 
     const patched = await call(owner, 'PATCH', `/chats/${room.id}/config`, {
       start_url: 'https://example.org/',
@@ -237,6 +284,11 @@ describe('config and clipboard', () => {
       height: 600,
       max_members: 10,
       control: 'moderators',
+    });
+    expect(await ws.nextOf('chat_config')).toEqual({
+      type: 'chat_config',
+      room_id: room.id,
+      config: patched.body.config,
     });
     expect((await call(member, 'PATCH', `/chats/${room.id}/config`, { width: 900 })).status).toBe(403);
 
@@ -332,6 +384,75 @@ describe('/ws/portal room events', () => {
     // The socket is still usable after refusals.
     ws.send({ type: 'ping' });
     expect(await ws.nextOf('pong')).toEqual({ type: 'pong' });
+  });
+
+  it('does not lose an eviction that lands while join_room reads the membership', async () => {
+    const owner = await person({ level: 2 });
+    const bob = await person();
+    const room = await roomOf(owner);
+    await joinWithInvite(room.id, owner, bob);
+    const ws = await openPortal(portalUrl(server, bob.token));
+    await ws.nextOf('ready');
+    // Hold room_members so the join's membership read waits; the eviction (as another node
+    // publishes it after removing bob) arrives meanwhile.
+    let release!: () => void;
+    const held = new Promise<void>((ok) => {
+      release = ok;
+    });
+    let locked!: () => void;
+    const isLocked = new Promise<void>((ok) => {
+      locked = ok;
+    });
+    const holding = server.deps.database.db.transaction(async (tx) => {
+      await tx.execute(sql`lock table room_members in access exclusive mode`);
+      locked();
+      await held;
+    });
+    await isLocked;
+    ws.send({ type: 'join_room', room_id: room.id, screen: false });
+    // Frames are handled in order: once `pong` is back, the join's read has been issued.
+    ws.send({ type: 'ping' });
+    await ws.nextOf('pong');
+    await server.deps.bus.publish(ROOM_EVENTS_TOPIC, {
+      kind: 'evict',
+      room_id: room.id,
+      user_id: bob.id,
+      reason: 'kicked',
+    });
+    await new Promise((r) => setTimeout(r, 100));
+    release();
+    await holding;
+    expect(await ws.nextOf('error')).toMatchObject({
+      request: 'join_room',
+      status: 404,
+      message: 'Chat not found',
+    });
+    await call(owner, 'PUT', `/chats/${room.id}/clipboard`, { text: 'after the eviction' });
+    await expect(ws.nextOf('clipboard', 500)).rejects.toThrow(/no clipboard message/);
+  });
+
+  it('still evicts local sockets when the Bus refuses the eviction', async () => {
+    const owner = await person({ level: 2 });
+    const bob = await person();
+    const room = await roomOf(owner);
+    await joinWithInvite(room.id, owner, bob);
+    const ws = await openPortal(portalUrl(server, bob.token));
+    await ws.nextOf('ready');
+    ws.send({ type: 'join_room', room_id: room.id, screen: false });
+    await ws.nextOf('room_joined');
+    // A Bus outage for evictions only (fault injection on the real Bus).
+    const bus = server.deps.bus;
+    const publish = bus.publish.bind(bus);
+    bus.publish = (topic, message) =>
+      (message as { kind?: string }).kind === 'evict'
+        ? Promise.reject(new Error('bus down'))
+        : publish(topic, message);
+    try {
+      await call(bob, 'POST', `/chats/${room.id}/leave`);
+      expect(await ws.nextOf('room_left')).toMatchObject({ room_id: room.id, reason: 'left' });
+    } finally {
+      bus.publish = publish;
+    }
   });
 
   it('takes a member leaving the room out of its topic at once', async () => {

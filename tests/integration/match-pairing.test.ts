@@ -5,7 +5,7 @@ import { type Database, openDatabase } from '../../src/db/client';
 import { blocks, matchHistory, matchQueue, roomMembers, rooms, users } from '../../src/db/schema';
 import { leaveMatch } from '../../src/services/match/direct-rooms';
 import { dequeueMatch, enqueueMatch, getMatchStatus } from '../../src/services/match/queue';
-import { sweepMatchQueue } from '../../src/services/match/sweeper';
+import { createMatchSweep, sweepMatchQueue } from '../../src/services/match/sweeper';
 import type { MatchDeps } from '../../src/services/match/types';
 import { STATE } from '../../src/services/users/policy';
 import { createTestDatabaseUrl } from '../helpers/database';
@@ -170,6 +170,38 @@ describe('matchmaking services', () => {
     expect(await enqueueMatch(deps, { userId: c!.id })).toMatchObject({ status: 'queued' });
     expect((await sweepMatchQueue(deps)).pairs).toBe(0);
     expect((await sweepMatchQueue(depsWith({ fallbackSeconds: 0, cooldownMinutes: 0 }))).pairs).toBe(1);
+  });
+
+  it('sweeps past entries nobody can pair instead of retrying them every tick', async () => {
+    // Three users who blocked everyone wait longest; behind them two who fit each other once the
+    // fallback has passed. All five entered the queue in one statement (one timestamp, to the
+    // microsecond), so the sweep's order falls back to user ids.
+    const [a, b, c, d, e] = await newUsers(5);
+    const stuck = [a, b, c].map((u) => u!.id);
+    const everyone = [a, b, c, d, e].map((u) => u!.id);
+    await database.db
+      .insert(blocks)
+      .values(
+        stuck.flatMap((blocker) =>
+          everyone
+            .filter((x) => x !== blocker)
+            .map((blocked) => ({ blockerId: blocker, blockedId: blocked })),
+        ),
+      );
+    await database.db.execute(sql`insert into match_queue (user_id, interests, enqueued_at)
+      select u, case when u = ${d!.id} then '["x"]'::jsonb when u = ${e!.id} then '["y"]'::jsonb else '[]'::jsonb end,
+        now() - interval '100 seconds'
+      from unnest(${sql.raw(`array[${everyone.join(',')}]`)}::int[]) u`);
+    const sweep = createMatchSweep(depsWith(), { maxSeekers: 3 });
+    const first = await sweep.tick();
+    expect(first).toMatchObject({ pairs: 0, examined: 3, cursor: { userId: c!.id } });
+    // The next tick starts behind the stuck head of the queue and pairs the two who fit.
+    expect(await sweep.tick()).toMatchObject({ pairs: 1, cursor: null });
+    const [pair] = await database.db.select().from(matchHistory);
+    expect([pair!.userLow, pair!.userHigh]).toEqual([d!.id, e!.id].sort((x, y) => x - y));
+    // At the end of the queue the walk wraps around to the oldest entries.
+    expect(await sweep.tick()).toMatchObject({ pairs: 0, examined: 3, cursor: { userId: c!.id } });
+    expect((await database.db.select().from(matchQueue)).map((q) => q.userId).sort()).toEqual(stuck.sort());
   });
 
   it('never pairs anyone twice when sweeps and enqueues race (many connection pools on PostgreSQL)', async () => {

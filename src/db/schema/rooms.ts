@@ -59,7 +59,7 @@ export const roomMembers = pgTable(
   (t) => [primaryKey({ columns: [t.roomId, t.userId] }), index('room_members_user_idx').on(t.userId)],
 );
 
-/** Banned users cannot rejoin (by invite or otherwise) until unbanned. */
+/** Banned users cannot rejoin (by invite or otherwise) until unbanned or, for a timed ban, it ends. */
 export const roomBans = pgTable(
   'room_bans',
   {
@@ -71,6 +71,8 @@ export const roomBans = pgTable(
       .references(() => users.id, { onDelete: 'cascade' }),
     actorUserId: integer('actor_user_id').references(() => users.id, { onDelete: 'set null' }),
     reason: text('reason'),
+    /** Null: until unbanned. */
+    expiresAt: ts('expires_at'),
     createdAt: ts('created_at').notNull().defaultNow(),
   },
   (t) => [primaryKey({ columns: [t.roomId, t.userId] })],

@@ -92,6 +92,11 @@ export const PortalTiming = {
   PRESENCE_REFRESH_MS: 30_000,
   /** A screen frame is skipped for a socket with more than this many bytes still queued. */
   FRAME_SKIP_BUFFERED_BYTES: 256 * 1024,
+  /**
+   * How long `input` trusts a user's cached site state. Bans and timeouts drop it at once through
+   * the Bus; this only bounds how late an unban reaches input.
+   */
+  USER_STATE_TTL_MS: 5_000,
 } as const;
 
 /** Cluster-wide set of user ids with at least one open /ws/portal socket (read by GET /api/stats). */

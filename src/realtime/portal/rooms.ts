@@ -1,35 +1,50 @@
 import { eq } from 'drizzle-orm';
 import type { z } from 'zod';
 import { AppError, describeZodIssue } from '../../core/errors';
-import { rooms, users } from '../../db/schema';
+import { rooms } from '../../db/schema';
 import type { AppDeps } from '../../deps';
-import { requireMembership } from '../../services/rooms/access';
+import { requireMembership, roomNotFound } from '../../services/rooms/access';
 import { browserNotRunning } from '../../services/rooms/browser/browser-errors';
 import { ZBrowserInput } from '../../services/rooms/browser/runtime';
 import { roomViewersSet } from '../../services/rooms/browser-host';
-import { giveControl, releaseControl, requestControl, takeControl } from '../../services/rooms/control';
-import { ROOM_EVENTS_TOPIC, type RoomBusMessage } from '../../services/rooms/events';
+import {
+  clearControlOf,
+  giveControl,
+  releaseControl,
+  requestControl,
+  takeControl,
+} from '../../services/rooms/control';
+import {
+  type EvictMessage,
+  onLocalEvict,
+  ROOM_EVENTS_TOPIC,
+  type RoomBusMessage,
+} from '../../services/rooms/events';
 import { memberCount } from '../../services/rooms/rooms';
 import { openClipboard, roomView } from '../../services/rooms/views';
-import { effectiveState, STATE } from '../../services/users/policy';
 import type { RealtimeTransport } from '../types';
 import type { PortalUser } from './auth';
 import { definePortalHandler, type PortalSocket } from './handlers';
 import type { PortalHub } from './hub';
 import { clientSchemas } from './messages';
 import { PortalClientType, PortalServerType, PortalTiming, RoomEventType, roomTopic } from './protocol';
+import { createUserStateCache, restricted } from './user-state';
 
 // Rooms on /ws/portal (API.md §9): a socket joins one room at a time and then receives the room's
 // events (published by the rooms services through the Bus) and, unless it asked not to, the
 // browser's screen as binary JPEG frames. Frames go socket by socket so a slow viewer only misses
 // frames (never grows server memory); events go through the transport's topic fan-out. The member
-// in control sends input; control handover goes through services/rooms/control.ts.
+// in control sends input; control handover goes through services/rooms/control.ts. Site-wide bans
+// and timeouts refuse control frames (read fresh) and input (read through user-state.ts).
 
 type LocalRoom = {
   id: number;
   sockets: Set<PortalSocket>;
   viewers: Set<PortalSocket>;
-  /** Sockets per user here, for the room's cluster-wide viewer presence (idle browser stop). */
+  /**
+   * Screen-watching sockets per user here, for the room's cluster-wide viewer presence: a browser
+   * nobody watches is stopped after BROWSER_IDLE_SECONDS (events-only sockets do not keep it).
+   */
   users: Map<number, number>;
   holder: number | null;
   running: boolean;
@@ -41,6 +56,11 @@ type LocalRoom = {
 /** socket.state keys: the joined room, and its user (first-message auth leaves socket.auth empty). */
 const ROOM_KEY = 'roomId';
 const USER_KEY = 'roomUserId';
+/** The socket's input still waiting for a state read: later input queues behind it, in order. */
+const INPUT_KEY = 'roomInput';
+
+/** A join_room between its membership check and its registration: evictions meanwhile count. */
+type PendingJoin = { roomId: number; userId: number; evicted: boolean };
 
 export async function registerRoomHandlers(opts: {
   hub: PortalHub;
@@ -53,6 +73,12 @@ export async function registerRoomHandlers(opts: {
   const host = deps.browsers;
   const serviceDeps = { db, bus: deps.bus, log };
   const local = new Map<number, LocalRoom>();
+  const pendingJoins = new Set<PendingJoin>();
+  const userStates = await createUserStateCache({
+    db,
+    bus: deps.bus,
+    ttlMs: PortalTiming.USER_STATE_TTL_MS,
+  });
   const viewerMember = (userId: number) => `${host.nodeId}:${userId}`;
 
   const joinedRoom = (socket: PortalSocket) => socket.state[ROOM_KEY] as number | undefined;
@@ -118,12 +144,13 @@ export async function registerRoomHandlers(opts: {
     const room = local.get(roomId);
     if (!room) return;
     room.sockets.delete(socket);
-    room.viewers.delete(socket);
-    const left = (room.users.get(userId) ?? 1) - 1;
-    if (left > 0) room.users.set(userId, left);
-    else {
-      room.users.delete(userId);
-      deps.bus.presenceRemove(roomViewersSet(roomId), viewerMember(userId)).catch(() => {});
+    if (room.viewers.delete(socket)) {
+      const left = (room.users.get(userId) ?? 1) - 1;
+      if (left > 0) room.users.set(userId, left);
+      else {
+        room.users.delete(userId);
+        deps.bus.presenceRemove(roomViewersSet(roomId), viewerMember(userId)).catch(() => {});
+      }
     }
     syncWatching(room);
     if (room.sockets.size === 0) local.delete(roomId);
@@ -140,15 +167,21 @@ export async function registerRoomHandlers(opts: {
   }
 
   /** Site-wide timeouts and bans also stop room actions (API.md §1 "WebSocket actions"). */
-  async function assertActive(user: PortalUser) {
-    const [row] = await db
-      .select({ state: users.state, expiresAt: users.stateExpiresAt })
-      .from(users)
-      .where(eq(users.id, user.userId));
-    if (!row || effectiveState(row.state, row.expiresAt) !== STATE.ACTIVE) {
-      throw new AppError('FORBIDDEN', 'Your account is temporarily restricted', {
-        ...(row?.expiresAt && { expires_at: row.expiresAt.toISOString() }),
-      });
+  async function assertActive(user: PortalUser, fresh = true) {
+    const state = await userStates.check(user.userId, fresh);
+    if (!state.active) throw restricted(state.expiresAt);
+  }
+
+  /** Removes sockets from a room per an eviction (from the Bus, or locally when the Bus failed). */
+  function evict(message: EvictMessage) {
+    const hits = (userId: number) => message.user_id === null || userId === message.user_id;
+    for (const pending of pendingJoins)
+      if (pending.roomId === message.room_id && hits(pending.userId)) pending.evicted = true;
+    const room = local.get(message.room_id);
+    if (!room) return;
+    for (const socket of [...room.sockets]) {
+      const userId = socket.state[USER_KEY] as number;
+      if (hits(userId)) leave(socket, userId, message.reason);
     }
   }
 
@@ -161,7 +194,18 @@ export async function registerRoomHandlers(opts: {
       requiresUser: true,
       async handle({ socket, user, send }, message) {
         const me = user!;
-        const { room: row, role } = await requireMembership(db, message.room_id, me.userId);
+        // An eviction published while the membership is read must not be lost: it marks the
+        // pending join, which is then refused as if the check had come after it.
+        const pending: PendingJoin = { roomId: message.room_id, userId: me.userId, evicted: false };
+        pendingJoins.add(pending);
+        let membership: Awaited<ReturnType<typeof requireMembership>>;
+        try {
+          membership = await requireMembership(db, message.room_id, me.userId);
+        } finally {
+          pendingJoins.delete(pending);
+        }
+        if (pending.evicted) throw roomNotFound();
+        const { room: row, role } = membership;
         if (socket.closed) return;
         if (joinedRoom(socket) !== undefined) leave(socket, me.userId, 'switched');
         let room = local.get(row.id);
@@ -183,8 +227,11 @@ export async function registerRoomHandlers(opts: {
         socket.state[USER_KEY] = me.userId;
         room.sockets.add(socket);
         socket.subscribe(roomTopic(row.id));
-        room.users.set(me.userId, (room.users.get(me.userId) ?? 0) + 1);
-        addViewerPresence(row.id, me.userId);
+        if (message.screen) {
+          room.viewers.add(socket);
+          room.users.set(me.userId, (room.users.get(me.userId) ?? 0) + 1);
+          addViewerPresence(row.id, me.userId);
+        }
         send({
           type: PortalServerType.ROOM_JOINED,
           room_id: row.id,
@@ -193,16 +240,13 @@ export async function registerRoomHandlers(opts: {
           clipboard: openClipboard(deps.secretBox, row.clipboard),
           screen: message.screen,
         });
-        if (message.screen) {
-          room.viewers.add(socket);
-          // A screencast only sends frames when the page changes: a new viewer of a still page
-          // starts from a screenshot.
-          if (row.browserState === 'running') {
-            host
-              .screenshot(row)
-              .then((jpeg) => socket.send(jpeg, true))
-              .catch((err) => log.debug({ err, room_id: row.id }, 'no first frame'));
-          }
+        // A screencast only sends frames when the page changes: a new viewer of a still page
+        // starts from a screenshot.
+        if (message.screen && row.browserState === 'running') {
+          host
+            .screenshot(row)
+            .then((jpeg) => socket.send(jpeg, true))
+            .catch((err) => log.debug({ err, room_id: row.id }, 'no first frame'));
         }
         syncWatching(room);
       },
@@ -260,38 +304,72 @@ export async function registerRoomHandlers(opts: {
   );
   onControl(PortalClientType.CONTROL_TAKE, (user, roomId) => takeControl(serviceDeps, caller(user), roomId));
 
+  /** Applies one input event once the sender's site state is known to be active. */
+  function applyInput(
+    room: LocalRoom,
+    user: PortalUser,
+    event: z.infer<typeof ZBrowserInput>,
+    active: boolean,
+  ) {
+    if (!active) {
+      // Restricted site-wide while holding control: the holder loses it (once, then refused).
+      if (room.holder === user.userId) {
+        clearControlOf(serviceDeps, room.id, user.userId).catch((err) =>
+          log.warn({ err, room_id: room.id }, 'control of a restricted user not cleared'),
+        );
+      }
+      return false;
+    }
+    if (!room.running || !room.browserNode) throw browserNotRunning();
+    if (room.holder !== user.userId)
+      throw new AppError('FORBIDDEN', 'You do not have control of the browser');
+    host.input(room.id, room.browserNode, event);
+    return true;
+  }
+
   hub.on(
     PortalClientType.INPUT,
     definePortalHandler({
       schema: clientSchemas[PortalClientType.INPUT],
       requiresUser: true,
       handle({ socket, user }, message) {
+        const me = user!;
         const room = roomOf(socket, message.room_id);
         const { type: _type, room_id: _room, ...event } = message;
         const parsed = ZBrowserInput.safeParse(event);
         if (!parsed.success) throw new AppError('BAD_REQUEST', describeZodIssue(parsed.error.issues[0]!));
-        if (!room.running || !room.browserNode) throw browserNotRunning();
-        if (room.holder !== user!.userId)
-          throw new AppError('FORBIDDEN', 'You do not have control of the browser');
-        host.input(room.id, room.browserNode, parsed.data);
+        const queued = socket.state[INPUT_KEY] as Promise<unknown> | undefined;
+        const cached = queued ? undefined : userStates.peek(me.userId);
+        if (cached) {
+          if (!applyInput(room, me, parsed.data, cached.active)) throw restricted(cached.expiresAt);
+          return;
+        }
+        // No fresh state: this input (and any after it on this socket) waits for one read.
+        const run = (queued ?? Promise.resolve())
+          .catch(() => {})
+          .then(async () => {
+            const state = await userStates.check(me.userId);
+            if (!applyInput(room, me, parsed.data, state.active)) throw restricted(state.expiresAt);
+          });
+        socket.state[INPUT_KEY] = run;
+        void run
+          .catch(() => {})
+          .finally(() => {
+            if (socket.state[INPUT_KEY] === run) delete socket.state[INPUT_KEY];
+          });
+        return run;
       },
     }),
   );
 
   hub.onSocketClose((socket, user) => leave(socket, user.userId, null));
 
+  const unregisterEvict = onLocalEvict(deps.bus, evict);
   const unsubscribe = await deps.bus.subscribe(ROOM_EVENTS_TOPIC, (raw) => {
     const message = raw as RoomBusMessage;
+    if (message.kind === 'evict') return evict(message);
     const room = local.get(message.room_id);
-    if (!room) return;
-    if (message.kind === 'evict') {
-      for (const socket of [...room.sockets]) {
-        const userId = socket.state[USER_KEY] as number;
-        if (message.user_id === null || userId === message.user_id) leave(socket, userId, message.reason);
-      }
-      return;
-    }
-    if (message.kind !== 'event') return;
+    if (!room || message.kind !== 'event') return;
     const { event } = message;
     if (event.type === RoomEventType.CONTROL_STATE)
       room.holder = (event.holder_user_id as number | null) ?? null;
@@ -316,9 +394,11 @@ export async function registerRoomHandlers(opts: {
   return {
     async close() {
       clearInterval(presenceTimer);
+      unregisterEvict();
       for (const room of local.values()) stopWatching(room);
       local.clear();
       await unsubscribe().catch(() => {});
+      await userStates.close().catch(() => {});
     },
   };
 }

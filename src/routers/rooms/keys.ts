@@ -2,7 +2,7 @@ import { listRoomKeys, registerRoomKey } from '../../services/rooms/keys';
 import { authedProcedure, router } from '../trpc';
 import { roomDeps } from './deps';
 import { ZRegisterKeyInput, ZRoomKey, ZRoomKeyList } from './message-schemas';
-import { ZRoomId } from './schemas';
+import { ZRoomPage } from './schemas';
 
 const tags = ['Chat'];
 
@@ -27,7 +27,7 @@ export const roomKeysRouter = router({
     .meta({
       openapi: { method: 'GET', path: '/chats/{id}/keys', tags, summary: "Current members' public keys" },
     })
-    .input(ZRoomId)
+    .input(ZRoomPage)
     .output(ZRoomKeyList)
-    .query(({ ctx, input }) => listRoomKeys(ctx.db, ctx.actor.userId, input.id)),
+    .query(({ ctx, input: { id, ...page } }) => listRoomKeys(ctx.db, ctx.actor.userId, id, page)),
 });

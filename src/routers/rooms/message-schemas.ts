@@ -6,6 +6,7 @@ import {
   ZPublicKey,
 } from '../../services/rooms/message-types';
 import { ZInteger as integer, MAX_ID, ZId, ZIsoDate } from '../fields';
+import { ZPageInfo } from './schemas';
 
 // Inputs and outputs of room chat and end-to-end keys (API.md §5); outputs mirror
 // services/rooms/message-types.ts.
@@ -41,7 +42,10 @@ export const ZRoomKey = z.object({
   created_at: ZIsoDate,
 });
 
-export const ZRoomKeyList = z.object({ keys: z.array(ZRoomKey).describe('Keys of current members only') });
+export const ZRoomKeyList = z.object({
+  keys: z.array(ZRoomKey).describe('Keys of current members only'),
+  ...ZPageInfo,
+});
 
 // ── inputs ───────────────────────────────────────────────────────────────────────────────
 

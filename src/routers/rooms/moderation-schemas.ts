@@ -1,7 +1,8 @@
 import { z } from 'zod';
+import { DEFAULT_ROOM_TIMEOUT_MINUTES } from '../../services/rooms/moderation';
 import { ROOM_MODERATION_ACTIONS } from '../../services/rooms/moderation-log';
 import { MAX_ID, typed, ZId, ZIsoDate } from '../fields';
-import { ZPage } from './schemas';
+import { ZPageInfo, ZRoomPage } from './schemas';
 
 // Inputs and outputs of per-room moderation (API.md §5); outputs mirror
 // services/rooms/moderation-log.ts.
@@ -21,11 +22,16 @@ export const ZModerationEntry = z.object({
   actor_username: z.string().nullable(),
   reason: z.string().nullable(),
   duration_minutes: z.number().int().nullable(),
-  expires_at: ZIsoDate.nullable().describe('When a mute or timeout ends; null for a mute until unmuted'),
+  expires_at: ZIsoDate.nullable().describe(
+    'When a mute, timeout or ban ends; null for one until lifted, and for other actions',
+  ),
   created_at: ZIsoDate,
 });
 
-export const ZModerationLog = z.object({ entries: z.array(ZModerationEntry).describe('Newest first') });
+export const ZModerationLog = z.object({
+  entries: z.array(ZModerationEntry).describe('Newest first'),
+  ...ZPageInfo,
+});
 
 // ── inputs ───────────────────────────────────────────────────────────────────────────────
 
@@ -39,20 +45,19 @@ const userId = bodyInt(1, MAX_ID);
 
 const minutes = bodyInt(1, MAX_RESTRICTION_MINUTES).describe(`1 to ${MAX_RESTRICTION_MINUTES} (30 days)`);
 
-/** kick, ban, warn, unban, unmute: a duration would mean nothing, so it is refused, not ignored. */
-export const ZModerationInput = z.object({ id: ZId, user_id: userId, reason }).strict();
+/** The body of every action (API.md §5): `{user_id, reason?, duration_minutes?}`. */
+const moderationInput = (duration: string) =>
+  z
+    .object({ id: ZId, user_id: userId, reason, duration_minutes: minutes.optional().describe(duration) })
+    .strict();
 
-export const ZMuteInput = z
-  .object({
-    id: ZId,
-    user_id: userId,
-    reason,
-    duration_minutes: minutes.optional().describe('Omit: until unmuted'),
-  })
-  .strict();
+/** kick, warn, unban, unmute: `duration_minutes` is accepted (validated) and has no effect. */
+export const ZModerationInput = moderationInput('Accepted for every action; this one ignores it');
 
-export const ZTimeoutInput = z
-  .object({ id: ZId, user_id: userId, reason, duration_minutes: minutes })
-  .strict();
+export const ZMuteInput = moderationInput('Omit: until unmuted');
 
-export const ZModerationLogInput = z.object({ id: ZId, ...ZPage.shape });
+export const ZBanInput = moderationInput('Omit: until unbanned; given: the ban lapses by itself');
+
+export const ZTimeoutInput = moderationInput(`Omit: ${DEFAULT_ROOM_TIMEOUT_MINUTES} minutes`);
+
+export const ZModerationLogInput = ZRoomPage;

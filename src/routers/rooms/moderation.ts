@@ -1,8 +1,13 @@
-import { moderateRoomMember, type RoomModerationKind } from '../../services/rooms/moderation';
+import {
+  DEFAULT_ROOM_TIMEOUT_MINUTES,
+  moderateRoomMember,
+  type RoomModerationKind,
+} from '../../services/rooms/moderation';
 import { listModerationLog } from '../../services/rooms/moderation-log';
 import { authedProcedure, router } from '../trpc';
 import { callerOf, roomDeps } from './deps';
 import {
+  ZBanInput,
   ZModerationEntry,
   ZModerationInput,
   ZModerationLog,
@@ -15,19 +20,16 @@ const tags = ['Moderation'];
 
 const SUMMARIES: Record<RoomModerationKind, string> = {
   kick: 'Remove a member now (they may rejoin with an invite)',
-  ban: 'Ban a user from the chat (removed now, cannot rejoin)',
+  ban: 'Ban a user from the chat (removed now, cannot rejoin); no duration: until unbanned',
   unban: 'Lift a ban',
   mute: 'Mute a member (cannot send); no duration: until unmuted',
   unmute: 'Lift a mute',
-  timeout: 'Time a member out (cannot send or control) for duration_minutes',
+  timeout: `Time a member out (cannot send or control) for duration_minutes (default ${DEFAULT_ROOM_TIMEOUT_MINUTES})`,
   warn: 'Warn a member (recorded and notified)',
 };
 
 /** One procedure per action of POST /chats/{id}/moderation/{action}. */
-const action = <S extends typeof ZModerationInput | typeof ZMuteInput | typeof ZTimeoutInput>(
-  kind: RoomModerationKind,
-  input: S,
-) =>
+const action = <S extends typeof ZModerationInput>(kind: RoomModerationKind, input: S) =>
   authedProcedure
     .meta({
       openapi: { method: 'POST', path: `/chats/{id}/moderation/${kind}`, tags, summary: SUMMARIES[kind] },
@@ -42,7 +44,7 @@ const action = <S extends typeof ZModerationInput | typeof ZMuteInput | typeof Z
 export const roomModerationRouter = router({
   kick: action('kick', ZModerationInput),
   mute: action('mute', ZMuteInput),
-  ban: action('ban', ZModerationInput),
+  ban: action('ban', ZBanInput),
   timeout: action('timeout', ZTimeoutInput),
   warn: action('warn', ZModerationInput),
   unban: action('unban', ZModerationInput),

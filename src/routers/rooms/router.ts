@@ -37,6 +37,7 @@ import {
   ZRoom,
   ZRoomId,
   ZRoomList,
+  ZRoomPage,
   ZSetRoleInput,
 } from './schemas';
 
@@ -109,7 +110,7 @@ export const roomsRouter = router({
     .meta({
       openapi: { method: 'GET', path: '/chats/{id}/members', tags, summary: 'Members and their roles' },
     })
-    .input(ZRoomId.extend(ZPage.shape))
+    .input(ZRoomPage)
     .output(ZMemberList)
     .query(({ ctx, input: { id, ...page } }) => listMembers(ctx.db, id, ctx.actor.userId, page)),
 
@@ -145,9 +146,9 @@ export const roomsRouter = router({
     .meta({
       openapi: { method: 'GET', path: '/chats/{id}/invites', tags, summary: 'Active invites (moderator+)' },
     })
-    .input(ZRoomId)
+    .input(ZRoomPage)
     .output(ZInviteList)
-    .query(({ ctx, input }) => listInvites(ctx.db, callerOf(ctx), input.id)),
+    .query(({ ctx, input: { id, ...page } }) => listInvites(ctx.db, callerOf(ctx), id, page)),
 
   deleteInvite: authedProcedure
     .meta({

@@ -27,18 +27,27 @@ export const ZRoom = z.object({
   created_at: ZIsoDate,
 });
 
-export const ZRoomList = z.object({ chats: z.array(ZRoom) });
+/** Every room list (chats, members, moderation, invites, keys) pages with limit/offset and says the total. */
+export const ZPageInfo = {
+  total: z.number().int().describe('Items in the whole list'),
+  limit: z.number().int(),
+  offset: z.number().int(),
+};
+
+export const ZRoomList = z.object({ chats: z.array(ZRoom), ...ZPageInfo });
 
 export const ZMember = z.object({
   user_id: z.number().int(),
   username: z.string(),
   role: z.enum(ROOM_ROLES),
-  muted_until: ZIsoDate.nullable(),
+  muted: z.boolean().describe('Cannot send now (with or without an end)'),
+  muted_until: ZIsoDate.nullable().describe('When the mute ends; null when not muted or muted until unmuted'),
+  timed_out: z.boolean().describe('Cannot send or control now'),
   timeout_until: ZIsoDate.nullable(),
   joined_at: ZIsoDate,
 });
 
-export const ZMemberList = z.object({ members: z.array(ZMember) });
+export const ZMemberList = z.object({ members: z.array(ZMember), ...ZPageInfo });
 
 export const ZInvite = z.object({
   code: z.string(),
@@ -48,7 +57,7 @@ export const ZInvite = z.object({
   created_at: ZIsoDate,
 });
 
-export const ZInviteList = z.object({ invites: z.array(ZInvite) });
+export const ZInviteList = z.object({ invites: z.array(ZInvite).describe('Newest first'), ...ZPageInfo });
 
 export const ZClipboard = z.object({ text: z.string() });
 
@@ -58,10 +67,13 @@ export const ZRoleResult = z.object({ user_id: z.number().int(), role: z.enum(['
 
 export const ZRoomId = z.object({ id: ZId });
 
+/** A room id and a page (ZRoomPage) is the input of every room list. */
 export const ZPage = z.object({
   limit: integer().min(1).max(100).default(50),
   offset: integer().min(0).max(100_000).default(0),
 });
+
+export const ZRoomPage = ZRoomId.extend(ZPage.shape);
 
 export const ZCreateRoomInput = z.object({
   name: ZDisplayName,

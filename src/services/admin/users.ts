@@ -7,6 +7,7 @@ import { auditActorOf } from '../auth/actor';
 import { endUserSessions } from '../auth/sessions';
 import { moderationNotice } from '../notifications/moderation';
 import { type PreparedNotification, type PushDeps, prepareNotification } from '../notifications/notify';
+import { applySiteRestriction } from '../rooms/control';
 import { createUser, type UserRow } from '../users/accounts';
 import { LEVEL, STATE } from '../users/policy';
 import { fullProfile } from '../users/views';
@@ -63,8 +64,8 @@ export async function adminCreateUser(opts: {
   });
 }
 
-/** Banned: state 2 with the reason; every session ends at once (API.md §1). */
-export function banUser({ db, bus, log, actor, username, reason }: Moderation) {
+/** Banned: state 2 with the reason; every session ends at once (API.md §1), room control too. */
+export async function banUser({ db, bus, log, actor, username, reason }: Moderation) {
   const work = inTransaction(db, async (tx) => {
     const user = await lockTargetUser(tx, actor, username);
     await tx
@@ -85,7 +86,9 @@ export function banUser({ db, bus, log, actor, username, reason }: Moderation) {
     const notice = await prepareNotification(tx, moderationNotice(user.id, { action: 'ban', reason }));
     return { result: { user: await userAfter(tx, user.id), ended_sessions: endedSessions }, notice };
   });
-  return withNotice({ bus, log }, work);
+  const result = await withNotice({ bus, log }, work);
+  await applySiteRestriction({ db, bus, log }, result.user.id);
+  return result;
 }
 
 /** Back to Active, whether the user was banned or timed out. */
@@ -121,8 +124,11 @@ export function warnUser({ db, bus, log, actor, username, reason }: Moderation) 
   return withNotice({ bus, log }, work);
 }
 
-/** Timeout: state 1 until `minutes` from now; reads still work, changes are refused (seed 001). */
-export function timeoutUser({
+/**
+ * Timeout: state 1 until `minutes` from now; reads still work, changes are refused (seed 001),
+ * WebSocket actions included: the user loses control of any room browser.
+ */
+export async function timeoutUser({
   db,
   bus,
   log,
@@ -159,7 +165,9 @@ export function timeoutUser({
     );
     return { result: { user: await userAfter(tx, user.id) }, notice };
   });
-  return withNotice({ bus, log }, work);
+  const result = await withNotice({ bus, log }, work);
+  await applySiteRestriction({ db, bus, log }, result.user.id);
+  return result;
 }
 
 /** Removes the account; sessions, keys and punishments go with it (foreign keys cascade). */

@@ -68,7 +68,9 @@ export async function announceLeft(
   left: { roomId: number; empty: boolean },
   userId: number,
 ) {
-  if (!left.empty) await publishRoomEvent(deps, left.roomId, { type: 'member_left', user_id: userId });
+  if (!left.empty) {
+    await publishRoomEvent(deps, left.roomId, { type: 'member_left', user_id: userId, reason: 'left' });
+  }
   await evictFromRoom(deps, left.roomId, userId, 'left');
 }
 

@@ -42,7 +42,7 @@ export type RoomNoticeAction = 'warn' | 'timeout' | 'mute' | 'kick' | 'ban';
 type RoomAction = Reason & {
   action: RoomNoticeAction;
   room: { id: number; name: string };
-  /** Timeouts and timed mutes; null for a mute that lasts until it is lifted. */
+  /** Timeouts, timed mutes and bans; null for one that lasts until it is lifted. */
   minutes?: number | null | undefined;
   expiresAt?: Date | null | undefined;
 };
@@ -64,7 +64,7 @@ export function roomModerationNotice(userId: number, a: RoomAction): NotifyInput
     timeout: `You were timed out in ${room}${length}`,
     mute: `You were muted in ${room}${length || ' until a moderator unmutes you'}`,
     kick: `You were removed from ${room}`,
-    ban: `You were banned from ${room}`,
+    ban: `You were banned from ${room}${length}`,
   }[a.action];
   return {
     userIds: [userId],

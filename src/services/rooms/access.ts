@@ -1,13 +1,15 @@
-import { and, eq } from 'drizzle-orm';
+import { and, eq, gt, isNull, or } from 'drizzle-orm';
 import { AppError } from '../../core/errors';
 import type { Db } from '../../db/client';
-import { roomMembers, rooms } from '../../db/schema';
+import { roomBans, roomMembers, rooms, users } from '../../db/schema';
 import { LEVEL } from '../users/policy';
 import { ROLE_RANK, type RoomMemberRow, type RoomRole, type RoomRow } from './types';
 
 // Who may see and do what in a room. Non-members get 404 "Chat not found" for every room call,
 // so room ids reveal nothing. "Moderator+" (API.md §0) is a room moderator or owner, or any
 // Admin/Owner of the site; site admins who are not members may moderate but do not see content.
+// The hierarchy follows API.md §1 ("act only on users below you, Owners on everyone"): room owner
+// > moderator > member, site Admins rank at least as moderators, site Owners above every room role.
 
 /** The caller as the rooms services need them (a UserActor fits). */
 export type RoomCaller = { userId: number; level: number };
@@ -42,10 +44,32 @@ export async function requireMembership(db: Db, roomId: number, userId: number):
   return { room: row.room, member: row.member, role: row.member.role as RoomRole };
 }
 
-/** A member's rank for the hierarchy; site Admins/Owners count at least as room moderators. */
+/** Where site Owners stand in every room: above the room's own owner (API.md §1). */
+export const SITE_OWNER_RANK = ROLE_RANK.owner + 1;
+
+/** A member's rank for the hierarchy; site Admins count at least as moderators, site Owners above all. */
 export function rankOf(role: RoomRole | null, siteLevel: number): number {
   const own = role ? ROLE_RANK[role] : -1;
+  if (siteLevel >= LEVEL.OWNER) return SITE_OWNER_RANK;
   return siteLevel >= LEVEL.ADMIN ? Math.max(own, ROLE_RANK.moderator) : own;
+}
+
+/** Acting on someone (moderation, deleting their words): strictly below you; site Owners on everyone. */
+export const outranks = (actor: { rank: number; level: number }, targetRank: number) =>
+  actor.level >= LEVEL.OWNER || actor.rank > targetRank;
+
+/**
+ * A user's rank in a room by their current role and site level; -1 for someone who is neither a
+ * member nor a site Admin+ (a former member, or a deleted account).
+ */
+export async function rankInRoom(db: Db, roomId: number, userId: number): Promise<number> {
+  const [row] = await db
+    .select({ level: users.permissionLevel, role: roomMembers.role })
+    .from(users)
+    .leftJoin(roomMembers, and(eq(roomMembers.roomId, roomId), eq(roomMembers.userId, users.id)))
+    .where(eq(users.id, userId))
+    .limit(1);
+  return row ? rankOf((row.role as RoomRole | null) ?? null, row.level) : -1;
 }
 
 export const isModeratorPlus = (role: RoomRole | null, siteLevel: number) =>
@@ -82,3 +106,6 @@ export const isSilenced = (member: RoomMemberRow, now = new Date()) =>
 
 export const isTimedOut = (member: RoomMemberRow, now = new Date()) =>
   member.timeoutUntil !== null && member.timeoutUntil > now;
+
+/** A room ban that still holds: without an end, or ending later (a timed ban lapses by itself). */
+export const banInForce = (now = new Date()) => or(isNull(roomBans.expiresAt), gt(roomBans.expiresAt, now));

@@ -10,7 +10,7 @@ import type { Db } from '../../db/client';
 import { rooms } from '../../db/schema';
 import { browserNotRunning } from './browser/browser-errors';
 import type { BrowserInput, BrowserRuntime, BrowserSession } from './browser/runtime';
-import { publishRoomEvent } from './events';
+import { evictFromRoom, publishRoomEvent } from './events';
 import type { RoomRow } from './types';
 
 // The node side of shared browsers. A room's Chromium runs on the node that started it
@@ -18,7 +18,8 @@ import type { RoomRow } from './types';
 // as requests, input as fire-and-forget messages, and screen frames as a Bus topic that the owner
 // publishes while another node holds a watch lease. The database row says whether a room is
 // running; nodes that die are noticed through the `browser-nodes` presence set and their rooms
-// are marked stopped.
+// are marked stopped. The host also keeps its own list of the sessions it opened, so a session
+// whose row went away (destroyed while starting, the owner's account deleted) is closed too.
 
 export type BrowserHostDeps = {
   db: Db;
@@ -68,6 +69,8 @@ export function createBrowserHost(deps: BrowserHostDeps) {
   const launching = new Set<number>();
   /** Rooms this node is stopping on purpose: their session's close is not a crash. */
   const stopping = new Set<number>();
+  /** Sessions this node opened and has not closed, whatever the database says. */
+  const opened = new Set<number>();
 
   const localSession = (roomId: number): BrowserSession | undefined => runtime.get(roomId);
 
@@ -99,6 +102,7 @@ export function createBrowserHost(deps: BrowserHostDeps) {
       storeClipboard(roomId, text).catch((err) => log.warn({ err, room_id: roomId }, 'clipboard not stored'));
     });
     session.onClosed(() => {
+      opened.delete(roomId);
       if (stopping.has(roomId)) return;
       leases.get(roomId)?.stopFrames();
       leases.delete(roomId);
@@ -108,7 +112,11 @@ export function createBrowserHost(deps: BrowserHostDeps) {
     });
   }
 
-  /** Starts the room's browser on this node; a room already running (anywhere) is returned as is. */
+  /**
+   * Starts the room's browser on this node; a room already running (anywhere) is returned as is.
+   * The row is claimed first and checked again once the context is open: a destroy or stop that
+   * landed meanwhile closes the new context instead of leaving it behind.
+   */
   async function launch(room: RoomRow): Promise<RoomRow> {
     const now = new Date();
     const [claimed] = await db
@@ -128,6 +136,7 @@ export function createBrowserHost(deps: BrowserHostDeps) {
         width: claimed.viewportWidth,
         height: claimed.viewportHeight,
       });
+      opened.add(room.id);
       wireSession(room.id, session);
     } catch (err) {
       await db
@@ -137,6 +146,15 @@ export function createBrowserHost(deps: BrowserHostDeps) {
       throw err;
     } finally {
       launching.delete(room.id);
+    }
+    const [still] = await db
+      .select({ state: rooms.browserState, node: rooms.browserNode })
+      .from(rooms)
+      .where(eq(rooms.id, room.id));
+    if (still?.state !== 'running' || still.node !== nodeId) {
+      await stopLocal(room.id, 'stopped');
+      if (!still) throw new AppError('NOT_FOUND', 'Chat not found');
+      throw new AppError('CONFLICT', 'The browser was stopped while it was starting');
     }
     idleSince.set(room.id, Date.now());
     log.info({ room_id: room.id }, 'room browser started');
@@ -154,6 +172,7 @@ export function createBrowserHost(deps: BrowserHostDeps) {
     stopping.add(roomId);
     try {
       await runtime.stop(roomId);
+      opened.delete(roomId);
       await markStopped(roomId, reason, nodeId);
     } finally {
       stopping.delete(roomId);
@@ -281,7 +300,8 @@ export function createBrowserHost(deps: BrowserHostDeps) {
     const session = localSession(request.room_id);
     switch (request.op) {
       case 'stop':
-        if (session) await stopLocal(request.room_id, 'stopped');
+        // A start still opening its context is cancelled the same way.
+        if (session || launching.has(request.room_id)) await stopLocal(request.room_id, 'stopped');
         return true;
       case 'screenshot':
         if (!session) throw browserNotRunning();
@@ -310,13 +330,38 @@ export function createBrowserHost(deps: BrowserHostDeps) {
     for (const { id } of stale) await markStopped(id, 'node_gone');
   }
 
-  /** Stops local browsers nobody has been connected to for `idleSeconds`. */
-  async function sweepIdle() {
-    const now = Date.now();
-    const running = await db
+  /**
+   * Sessions open here whose room is not running here by the database: the row was deleted (the
+   * owner's account went, taking the room with it) or stopped behind this node's back. They are
+   * closed; a room that no longer exists is announced as destroyed to sockets still in it.
+   */
+  async function closeOrphans(candidates: number[], runningHere: Set<number>) {
+    for (const id of candidates) {
+      if (!opened.has(id) || runningHere.has(id) || launching.has(id) || stopping.has(id)) continue;
+      log.warn({ room_id: id }, 'closing a room browser whose room is not running here');
+      await stopLocal(id, 'stopped');
+      const [row] = await db.select({ id: rooms.id }).from(rooms).where(eq(rooms.id, id));
+      if (!row) {
+        await publishRoomEvent(deps, id, { type: 'chat_state', state: 'destroyed' });
+        await evictFromRoom(deps, id, null, 'destroyed');
+      }
+    }
+  }
+
+  /** Rooms marked running on this node, by the database. */
+  const runningHere = async () =>
+    db
       .select({ id: rooms.id })
       .from(rooms)
       .where(and(eq(rooms.browserState, 'running'), eq(rooms.browserNode, nodeId)));
+
+  /** Stops local browsers nobody has been connected to for `idleSeconds`, and orphans. */
+  async function sweepIdle() {
+    const now = Date.now();
+    // Only sessions opened before the read can be judged by it.
+    const candidates = [...opened];
+    const running = await runningHere();
+    await closeOrphans(candidates, new Set(running.map((r) => r.id)));
     for (const { id } of running) {
       if (launching.has(id) || stopping.has(id)) continue;
       if (!localSession(id)) {
@@ -381,12 +426,9 @@ export function createBrowserHost(deps: BrowserHostDeps) {
     /** Stops every local browser (marking its room stopped) and leaves the cluster. */
     async close() {
       for (const cleanup of cleanups.splice(0)) await cleanup();
-      const running = await db
-        .select({ id: rooms.id })
-        .from(rooms)
-        .where(and(eq(rooms.browserState, 'running'), eq(rooms.browserNode, nodeId)))
-        .catch(() => []);
-      for (const { id } of running) await stopLocal(id, 'shutdown').catch(() => {});
+      const running = await runningHere().catch(() => []);
+      const ids = new Set([...running.map((r) => r.id), ...opened]);
+      for (const id of ids) await stopLocal(id, 'shutdown').catch(() => {});
       await runtime.close();
       await bus.presenceRemove(NODES_SET, nodeId).catch(() => {});
     },

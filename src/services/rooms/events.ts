@@ -1,3 +1,4 @@
+import type { Bus } from '../../core/bus/types';
 import type { PushDeps } from '../notifications/notify';
 
 // Room and user events for /ws/portal (API.md §9) go through the Bus, so a change made on one node
@@ -8,6 +9,8 @@ import type { PushDeps } from '../notifications/notify';
 export const ROOM_EVENTS_TOPIC = 'portal.rooms';
 /** User events (`match_found`, …): delivered to every /ws/portal socket of those users. */
 export const USER_EVENTS_TOPIC = 'portal.user-events';
+/** A user's site state changed (banned, timed out, restored): hubs drop what they cached of it. */
+export const USER_STATE_TOPIC = 'portal.user-state';
 
 /** A server → client frame: `{type, room_id, ...}`. */
 export type PortalEvent = { type: string } & Record<string, unknown>;
@@ -15,11 +18,30 @@ export type PortalEvent = { type: string } & Record<string, unknown>;
 export type RoomBusMessage =
   | { kind: 'event'; room_id: number; event: PortalEvent }
   /** The user is no longer a member (kicked, banned, left, room destroyed): sockets leave at once. */
-  | { kind: 'evict'; room_id: number; user_id: number | null; reason: string }
-  /** A member's role or restrictions changed: hubs drop what they cached about them. */
-  | { kind: 'member_changed'; room_id: number; user_id: number };
+  | { kind: 'evict'; room_id: number; user_id: number | null; reason: string };
+
+export type EvictMessage = Extract<RoomBusMessage, { kind: 'evict' }>;
 
 export type UserBusMessage = { user_ids: number[]; event: PortalEvent };
+
+export type UserStateMessage = { user_id: number };
+
+/**
+ * This node's hubs, per Bus: when publishing an eviction fails, they still evict the sockets they
+ * hold, so a Bus outage never leaves a removed member listening on this node.
+ */
+const localEvictors = new WeakMap<Bus, Set<(message: EvictMessage) => void>>();
+
+/** A hub registers how it evicts its own sockets; returns the unregister function. */
+export function onLocalEvict(bus: Bus, evict: (message: EvictMessage) => void): () => void {
+  let set = localEvictors.get(bus);
+  if (!set) {
+    set = new Set();
+    localEvictors.set(bus, set);
+  }
+  set.add(evict);
+  return () => set.delete(evict);
+}
 
 async function publish(deps: PushDeps, topic: string, message: unknown, what: string) {
   try {
@@ -36,15 +58,26 @@ export function publishRoomEvent(deps: PushDeps, roomId: number, event: PortalEv
   return publish(deps, ROOM_EVENTS_TOPIC, message, event.type);
 }
 
-/** Removes a user's sockets from the room (null: everyone, when the room is destroyed). */
-export function evictFromRoom(deps: PushDeps, roomId: number, userId: number | null, reason: string) {
-  const message: RoomBusMessage = { kind: 'evict', room_id: roomId, user_id: userId, reason };
-  return publish(deps, ROOM_EVENTS_TOPIC, message, 'evict');
+/**
+ * Removes a user's sockets from the room (null: everyone, when the room is destroyed), on every
+ * node. If the Bus refuses the message, this node's sockets are still evicted and the failure is
+ * logged: other nodes' sockets of a removed member keep hearing the room until the
+ * Bus is back (their next room action is refused: membership is checked in the database).
+ */
+export async function evictFromRoom(deps: PushDeps, roomId: number, userId: number | null, reason: string) {
+  const message: EvictMessage = { kind: 'evict', room_id: roomId, user_id: userId, reason };
+  try {
+    await deps.bus.publish(ROOM_EVENTS_TOPIC, message);
+  } catch (err) {
+    deps.log.warn({ err, room_id: roomId, user_id: userId }, 'eviction not published; evicting locally');
+    for (const evict of localEvictors.get(deps.bus) ?? []) evict(message);
+  }
 }
 
-export function announceMemberChange(deps: PushDeps, roomId: number, userId: number) {
-  const message: RoomBusMessage = { kind: 'member_changed', room_id: roomId, user_id: userId };
-  return publish(deps, ROOM_EVENTS_TOPIC, message, 'member_changed');
+/** Tells every node's hubs that a user's site state changed (their cached state is stale). */
+export function announceUserState(deps: PushDeps, userId: number): Promise<void> {
+  const message: UserStateMessage = { user_id: userId };
+  return publish(deps, USER_STATE_TOPIC, message, 'user_state');
 }
 
 /** Sends `event` to every /ws/portal socket of `userIds`, on every node. */

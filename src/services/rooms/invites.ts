@@ -1,14 +1,14 @@
-import { and, desc, eq, gt, isNull, lt, or, sql } from 'drizzle-orm';
+import { and, count, desc, eq, gt, isNull, lt, or, sql } from 'drizzle-orm';
 import { randomToken } from '../../core/crypto';
 import { AppError } from '../../core/errors';
 import type { Db } from '../../db/client';
 import { roomBans, roomInvites, roomMembers, rooms, users } from '../../db/schema';
-import { type RoomCaller, requireModerator, roomNotFound } from './access';
+import { banInForce, type RoomCaller, requireModerator, roomNotFound } from './access';
 import { publishRoomEvent } from './events';
 import { activeRestrictions } from './moderation-log';
 import type { RoomDeps } from './rooms';
 import { ROOM_KIND, type RoomRole } from './types';
-import { roomView } from './views';
+import { type Page, pageInfo, roomView } from './views';
 
 // Room invites (API.md §5): moderator+ create them with an expiry and a use limit; anyone signed
 // in joins with the code unless banned from the room or the room is full.
@@ -65,15 +65,21 @@ export async function createInvite(
   return inviteView(invite!);
 }
 
-/** Active invites of a room (moderator+). */
-export async function listInvites(db: Db, caller: RoomCaller, roomId: number) {
+/** Active invites of a room (moderator+), newest first. */
+export async function listInvites(db: Db, caller: RoomCaller, roomId: number, page: Page) {
   await requireModerator(db, roomId, caller);
-  const rows = await db
-    .select()
-    .from(roomInvites)
-    .where(and(eq(roomInvites.roomId, roomId), live(new Date())))
-    .orderBy(desc(roomInvites.createdAt));
-  return { invites: rows.map(inviteView) };
+  const active = and(eq(roomInvites.roomId, roomId), live(new Date()));
+  const [rows, [total]] = await Promise.all([
+    db
+      .select()
+      .from(roomInvites)
+      .where(active)
+      .orderBy(desc(roomInvites.createdAt), desc(roomInvites.code))
+      .limit(page.limit)
+      .offset(page.offset),
+    db.select({ n: count() }).from(roomInvites).where(active),
+  ]);
+  return { invites: rows.map(inviteView), ...pageInfo(total?.n, page) };
 }
 
 export async function deleteInvite(db: Db, caller: RoomCaller, roomId: number, code: string) {
@@ -112,10 +118,15 @@ export async function joinByInvite(deps: RoomDeps, userId: number, code: string)
     if (existing) return { room, role: existing.role as RoomRole, count: Number(n), joined: false };
     if (invite.maxUses !== null && invite.uses >= invite.maxUses) throw usedUp();
     const [ban] = await tx
-      .select({ userId: roomBans.userId })
+      .select({ expiresAt: roomBans.expiresAt })
       .from(roomBans)
-      .where(and(eq(roomBans.roomId, room.id), eq(roomBans.userId, userId)));
-    if (ban) throw new AppError('FORBIDDEN', 'You are banned from this chat', { reason: 'room_banned' });
+      .where(and(eq(roomBans.roomId, room.id), eq(roomBans.userId, userId), banInForce(now)));
+    if (ban) {
+      throw new AppError('FORBIDDEN', 'You are banned from this chat', {
+        reason: 'room_banned',
+        ...(ban.expiresAt && { expires_at: ban.expiresAt.toISOString() }),
+      });
+    }
     if (Number(n) >= room.maxMembers) throw new AppError('CONFLICT', 'This chat is full');
     const used = await tx
       .update(roomInvites)

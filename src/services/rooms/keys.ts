@@ -1,10 +1,11 @@
-import { and, asc, eq } from 'drizzle-orm';
+import { and, asc, count, eq } from 'drizzle-orm';
 import type { Db } from '../../db/client';
 import { roomKeys, roomMembers } from '../../db/schema';
 import { requireMembership } from './access';
 import { publishRoomEvent } from './events';
 import { keyView } from './message-types';
 import type { RoomDeps } from './rooms';
+import { type Page, pageInfo } from './views';
 
 // End-to-end keys of room chat (API.md §5): each member publishes one public key per room; senders
 // encrypt for the keys of the members they see here and name them in `key_ids`. The server never
@@ -34,16 +35,20 @@ export async function registerRoomKey(deps: RoomDeps, userId: number, roomId: nu
 }
 
 /** GET /chats/{id}/keys: keys of current members only; a former member's key is kept but hidden. */
-export async function listRoomKeys(db: Db, userId: number, roomId: number) {
+export async function listRoomKeys(db: Db, userId: number, roomId: number, page: Page) {
   await requireMembership(db, roomId, userId);
-  const rows = await db
-    .select({ key: roomKeys })
-    .from(roomKeys)
-    .innerJoin(
-      roomMembers,
-      and(eq(roomMembers.roomId, roomKeys.roomId), eq(roomMembers.userId, roomKeys.userId)),
-    )
-    .where(eq(roomKeys.roomId, roomId))
-    .orderBy(asc(roomKeys.userId));
-  return { keys: rows.map((r) => keyView(r.key)) };
+  const ofMembers = and(eq(roomMembers.roomId, roomKeys.roomId), eq(roomMembers.userId, roomKeys.userId));
+  const ofRoom = eq(roomKeys.roomId, roomId);
+  const [rows, [total]] = await Promise.all([
+    db
+      .select({ key: roomKeys })
+      .from(roomKeys)
+      .innerJoin(roomMembers, ofMembers)
+      .where(ofRoom)
+      .orderBy(asc(roomKeys.userId), asc(roomKeys.id))
+      .limit(page.limit)
+      .offset(page.offset),
+    db.select({ n: count() }).from(roomKeys).innerJoin(roomMembers, ofMembers).where(ofRoom),
+  ]);
+  return { keys: rows.map((r) => keyView(r.key)), ...pageInfo(total?.n, page) };
 }

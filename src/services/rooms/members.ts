@@ -2,11 +2,13 @@ import { and, eq } from 'drizzle-orm';
 import { AppError } from '../../core/errors';
 import { roomMembers } from '../../db/schema';
 import { findMember, type RoomCaller, requireRoomOwner } from './access';
-import { announceMemberChange, publishRoomEvent } from './events';
+import { recheckControl } from './control';
+import { publishRoomEvent } from './events';
 import type { RoomDeps } from './rooms';
 import { ROOM_KIND } from './types';
 
-// Room roles (API.md §5): only the owner promotes members to moderator or demotes them.
+// Room roles (API.md §5): only the owner promotes members to moderator or demotes them. A demoted
+// holder of the browser's control loses it when the room's policy no longer admits them.
 
 export async function setMemberRole(
   deps: RoomDeps,
@@ -25,8 +27,8 @@ export async function setMemberRole(
       .update(roomMembers)
       .set({ role })
       .where(and(eq(roomMembers.roomId, roomId), eq(roomMembers.userId, targetId)));
-    await announceMemberChange(deps, roomId, targetId);
     await publishRoomEvent(deps, roomId, { type: 'member_role', user_id: targetId, role });
+    if (role === 'member') await recheckControl(deps, roomId);
   }
   return { user_id: targetId, role };
 }

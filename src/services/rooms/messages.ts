@@ -9,7 +9,10 @@ import {
   findMember,
   findRoom,
   isModeratorPlus,
+  outranks,
   type RoomCaller,
+  rankInRoom,
+  rankOf,
   requireMembership,
   roomNotFound,
 } from './access';
@@ -145,7 +148,10 @@ async function roleInRoom(db: Db, roomId: number, caller: RoomCaller): Promise<R
   return (member?.role as RoomRole | undefined) ?? null;
 }
 
-/** DELETE /chats/{id}/messages/{message_id}: one's own, or anyone's for moderator+. */
+/**
+ * DELETE /chats/{id}/messages/{message_id}: one's own, or, for moderator+, those of members below
+ * them (the moderation hierarchy: a room moderator cannot delete the owner's words; a site Owner can).
+ */
 export async function deleteRoomMessage(
   deps: ChatDeps,
   caller: RoomModerator,
@@ -161,6 +167,13 @@ export async function deleteRoomMessage(
   const own = message.userId === caller.userId;
   if (!own && !isModeratorPlus(role, caller.level)) {
     throw new AppError('FORBIDDEN', 'You can only delete your own messages');
+  }
+  // An author whose account is gone (user_id null) ranks below everyone.
+  if (!own && message.userId !== null) {
+    const authorRank = await rankInRoom(deps.db, roomId, message.userId);
+    if (!outranks({ rank: rankOf(role, caller.level), level: caller.level }, authorRank)) {
+      throw new AppError('FORBIDDEN', 'You can only delete messages of members below you');
+    }
   }
   await deps.db.transaction(async (txRaw) => {
     const tx = txRaw as unknown as Db;

@@ -1,9 +1,10 @@
-import { and, desc, eq, inArray } from 'drizzle-orm';
+import { and, count, desc, eq, inArray } from 'drizzle-orm';
 import { alias } from 'drizzle-orm/pg-core';
 import type { Db } from '../../db/client';
 import { roomModeration, users } from '../../db/schema';
 import { writeAudit } from '../audit/audit';
 import { type RoomCaller, requireModerator } from './access';
+import { type Page, pageInfo } from './views';
 
 // The per-room moderation log (GET /chats/{id}/moderation). Every entry also goes to the site's
 // audit log as `room.<action>`, so site admins see room moderation next to their own.
@@ -99,23 +100,22 @@ const actors = alias(users, 'actors');
 const targets = alias(users, 'targets');
 
 /** GET /chats/{id}/moderation (moderator+): newest first. */
-export async function listModerationLog(
-  db: Db,
-  caller: RoomCaller,
-  roomId: number,
-  page: { limit: number; offset: number },
-) {
+export async function listModerationLog(db: Db, caller: RoomCaller, roomId: number, page: Page) {
   await requireModerator(db, roomId, caller);
-  const rows = await db
-    .select({ row: roomModeration, username: targets.username, actorUsername: actors.username })
-    .from(roomModeration)
-    .leftJoin(targets, eq(targets.id, roomModeration.targetUserId))
-    .leftJoin(actors, eq(actors.id, roomModeration.actorUserId))
-    .where(eq(roomModeration.roomId, roomId))
-    .orderBy(desc(roomModeration.id))
-    .limit(page.limit)
-    .offset(page.offset);
-  return { entries: rows.map((r) => moderationEntryView(r.row, r)) };
+  const ofRoom = eq(roomModeration.roomId, roomId);
+  const [rows, [total]] = await Promise.all([
+    db
+      .select({ row: roomModeration, username: targets.username, actorUsername: actors.username })
+      .from(roomModeration)
+      .leftJoin(targets, eq(targets.id, roomModeration.targetUserId))
+      .leftJoin(actors, eq(actors.id, roomModeration.actorUserId))
+      .where(ofRoom)
+      .orderBy(desc(roomModeration.id))
+      .limit(page.limit)
+      .offset(page.offset),
+    db.select({ n: count() }).from(roomModeration).where(ofRoom),
+  ]);
+  return { entries: rows.map((r) => moderationEntryView(r.row, r)), ...pageInfo(total?.n, page) };
 }
 
 /**

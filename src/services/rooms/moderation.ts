@@ -4,9 +4,9 @@ import type { Db } from '../../db/client';
 import { roomBans, roomMembers, users } from '../../db/schema';
 import { type RoomNoticeAction, roomModerationNotice } from '../notifications/moderation';
 import { type PreparedNotification, prepareNotification } from '../notifications/notify';
-import { findMember, rankOf, requireModerator } from './access';
+import { banInForce, findMember, outranks, rankOf, requireModerator } from './access';
 import { clearControlOf } from './control';
-import { announceMemberChange, publishRoomEvent } from './events';
+import { publishRoomEvent } from './events';
 import {
   expiryText,
   FOREVER,
@@ -53,7 +53,8 @@ async function resolveTarget(
   const member = user ? await findMember(db, roomId, targetId) : null;
   if (needsMember && !member) throw new AppError('NOT_FOUND', 'Member not found');
   if (!user) throw new AppError('NOT_FOUND', 'User not found');
-  if (rankOf((member?.role as RoomRole | undefined) ?? null, user.level) >= rank) {
+  const targetRank = rankOf((member?.role as RoomRole | undefined) ?? null, user.level);
+  if (!outranks({ rank, level: caller.level }, targetRank)) {
     throw new AppError('FORBIDDEN', 'You can only moderate members below you');
   }
   return { room, user: { id: user.id, username: user.username }, member } satisfies Target;
@@ -63,13 +64,21 @@ type Applied = { minutes: number | undefined; actorId: number; reason: string | 
 
 type Spec = {
   needsMember: boolean;
+  /**
+   * `duration_minutes` means something: how long the restriction lasts (`default` when it is
+   * left out; no default: until lifted). Other actions accept the field and ignore it.
+   */
+  timed?: { default?: number };
   /** The state change, in the transaction that writes the log; answers when a restriction ends. */
   apply?: (tx: Db, t: Target, a: Applied) => Promise<Date | null>;
-  /** Once committed: removal, browser control, hub caches. */
+  /** Once committed: removal, browser control. */
   after?: (deps: ModerationDeps, t: Target) => Promise<void>;
   /** Actions the target is told about (API.md §4 `moderation`). */
   notice?: RoomNoticeAction;
 };
+
+/** A room timeout without `duration_minutes` lasts this long (docs/decisions.md). */
+export const DEFAULT_ROOM_TIMEOUT_MINUTES = 10;
 
 const minutesFromNow = (minutes: number) => new Date(Date.now() + minutes * 60_000);
 
@@ -96,13 +105,15 @@ const SPECS = {
   ban: {
     needsMember: false,
     notice: 'ban',
+    timed: {},
     apply: async (tx, t, a) => {
-      const ban = { actorUserId: a.actorId, reason: a.reason, createdAt: new Date() };
+      const expiresAt = a.minutes ? minutesFromNow(a.minutes) : null;
+      const ban = { actorUserId: a.actorId, reason: a.reason, createdAt: new Date(), expiresAt };
       await tx
         .insert(roomBans)
         .values({ roomId: t.room.id, userId: t.user.id, ...ban })
         .onConflictDoUpdate({ target: [roomBans.roomId, roomBans.userId], set: ban });
-      return null;
+      return expiresAt;
     },
     after: async (deps, t) => {
       if (t.member) await removeMember(deps, t.room, t.user.id, 'banned');
@@ -113,7 +124,7 @@ const SPECS = {
     apply: async (tx, t) => {
       const lifted = await tx
         .delete(roomBans)
-        .where(and(eq(roomBans.roomId, t.room.id), eq(roomBans.userId, t.user.id)))
+        .where(and(eq(roomBans.roomId, t.room.id), eq(roomBans.userId, t.user.id), banInForce()))
         .returning({ userId: roomBans.userId });
       if (!lifted.length) throw new AppError('NOT_FOUND', 'User is not banned from this chat');
       return null;
@@ -122,12 +133,12 @@ const SPECS = {
   mute: {
     needsMember: true,
     notice: 'mute',
+    timed: {},
     apply: async (tx, t, { minutes }) => {
       const until = minutes ? minutesFromNow(minutes) : FOREVER;
       await setRestriction(tx, t, { mutedUntil: until });
       return until;
     },
-    after: (deps, t) => announceMemberChange(deps, t.room.id, t.user.id),
   },
   unmute: {
     needsMember: true,
@@ -135,22 +146,17 @@ const SPECS = {
       await setRestriction(tx, t, { mutedUntil: null });
       return null;
     },
-    after: (deps, t) => announceMemberChange(deps, t.room.id, t.user.id),
   },
   timeout: {
     needsMember: true,
     notice: 'timeout',
+    timed: { default: DEFAULT_ROOM_TIMEOUT_MINUTES },
     apply: async (tx, t, { minutes }) => {
-      // The router requires a duration; a missing one here is a programming error, not a request.
-      if (!minutes) throw new Error('timeout without duration_minutes');
-      const until = minutesFromNow(minutes);
+      const until = minutesFromNow(minutes ?? DEFAULT_ROOM_TIMEOUT_MINUTES);
       await setRestriction(tx, t, { timeoutUntil: until });
       return until;
     },
-    after: async (deps, t) => {
-      await clearControlOf(deps, t.room.id, t.user.id);
-      await announceMemberChange(deps, t.room.id, t.user.id);
-    },
+    after: (deps, t) => clearControlOf(deps, t.room.id, t.user.id),
   },
   warn: { needsMember: true, notice: 'warn' },
 } satisfies Record<Exclude<RoomModerationAction, 'clear' | 'delete_message'>, Spec>;
@@ -168,7 +174,7 @@ export async function moderateRoomMember(
   const spec: Spec = SPECS[kind];
   const t = await resolveTarget(deps.db, caller, roomId, input.user_id, spec.needsMember);
   const reason = input.reason?.trim() || null;
-  const minutes = input.duration_minutes;
+  const minutes = spec.timed ? (input.duration_minutes ?? spec.timed.default) : undefined;
   const { row, notice } = await deps.db.transaction(async (txRaw) => {
     const tx = txRaw as unknown as Db;
     const expiresAt = spec.apply
@@ -180,7 +186,7 @@ export async function moderateRoomMember(
       action: kind,
       targetUserId: t.user.id,
       reason,
-      durationMinutes: expiresAt ? (minutes ?? null) : null,
+      durationMinutes: expiresAt && expiresAt < FOREVER ? (minutes ?? null) : null,
       expiresAt,
     });
     let notice: PreparedNotification | null = null;

@@ -1,11 +1,11 @@
-import { and, asc, count, eq, sql } from 'drizzle-orm';
+import { and, asc, count, desc, eq, inArray, sql } from 'drizzle-orm';
 import { AppError } from '../../core/errors';
 import type { Db } from '../../db/client';
 import { roomMembers, rooms, users } from '../../db/schema';
 import type { PushDeps } from '../notifications/notify';
 import { chatSlots, hasPremium } from '../users/policy';
 import { findRoom, type RoomCaller, requireMembership, requireRoomOwner, roomNotFound } from './access';
-import { clearControlOf } from './control';
+import { clearControlOf, recheckControl } from './control';
 import { evictFromRoom, publishRoomEvent } from './events';
 import {
   ROOM_DEFAULTS,
@@ -15,7 +15,7 @@ import {
   type RoomRow,
   roomConfigOf,
 } from './types';
-import { memberView, roomView } from './views';
+import { memberView, type Page, pageInfo, roomView } from './views';
 
 // Rooms of API.md §5: creation within the chat slots of seed 003, listing, config, leaving and
 // destroying. The browser itself is started and stopped by the BrowserHost (browser-host.ts).
@@ -87,24 +87,37 @@ export async function createRoom(
   return roomView(room, { role: 'owner', memberCount: 1 });
 }
 
-/** GET /chats: the rooms the caller is a member of, newest first. */
-export async function listRooms(db: Db, opts: { userId: number; limit: number; offset: number }) {
-  const counts = db
-    .select({ roomId: roomMembers.roomId, n: count().as('n') })
-    .from(roomMembers)
-    .groupBy(roomMembers.roomId)
-    .as('counts');
-  const rows = await db
-    .select({ room: rooms, role: roomMembers.role, n: counts.n })
-    .from(roomMembers)
-    .innerJoin(rooms, eq(rooms.id, roomMembers.roomId))
-    .innerJoin(counts, eq(counts.roomId, rooms.id))
-    .where(eq(roomMembers.userId, opts.userId))
-    .orderBy(sql`${rooms.id} desc`)
-    .limit(opts.limit)
-    .offset(opts.offset);
+/**
+ * GET /chats: the rooms the caller is a member of, newest first. Member counts are aggregated for
+ * the returned page only.
+ */
+export async function listRooms(db: Db, opts: { userId: number } & Page) {
+  const mine = eq(roomMembers.userId, opts.userId);
+  const [rows, [total]] = await Promise.all([
+    db
+      .select({ room: rooms, role: roomMembers.role })
+      .from(roomMembers)
+      .innerJoin(rooms, eq(rooms.id, roomMembers.roomId))
+      .where(mine)
+      .orderBy(desc(rooms.id))
+      .limit(opts.limit)
+      .offset(opts.offset),
+    db.select({ n: count() }).from(roomMembers).where(mine),
+  ]);
+  const ids = rows.map((r) => r.room.id);
+  const counts = ids.length
+    ? await db
+        .select({ roomId: roomMembers.roomId, n: count() })
+        .from(roomMembers)
+        .where(inArray(roomMembers.roomId, ids))
+        .groupBy(roomMembers.roomId)
+    : [];
+  const countOf = new Map(counts.map((c) => [c.roomId, Number(c.n)]));
   return {
-    chats: rows.map((r) => roomView(r.room, { role: r.role as RoomRole, memberCount: Number(r.n) })),
+    chats: rows.map((r) =>
+      roomView(r.room, { role: r.role as RoomRole, memberCount: countOf.get(r.room.id) ?? 0 }),
+    ),
+    ...pageInfo(total?.n, opts),
   };
 }
 
@@ -116,7 +129,8 @@ export async function getRoom(db: Db, roomId: number, userId: number) {
 
 /**
  * PATCH /chats/{id}/config (owner). Viewport changes apply at the next start of the browser;
- * `max_members` below the current count keeps everyone but admits no one new.
+ * `max_members` below the current count keeps everyone but admits no one new; a tighter `control`
+ * takes control away from a holder it no longer admits.
  */
 export async function updateRoomConfig(
   deps: RoomDeps,
@@ -141,22 +155,37 @@ export async function updateRoomConfig(
     .returning();
   if (!updated) throw roomNotFound();
   await publishRoomEvent(deps, roomId, { type: 'chat_config', config: roomConfigOf(updated) });
+  if (updated.controlPolicy !== room.controlPolicy) await recheckControl(deps, roomId);
   const role = updated.ownerId === caller.userId ? 'owner' : null;
   return roomView(updated, { role, memberCount: await memberCount(deps.db, roomId) });
 }
 
-/** DELETE /chats/{id} (owner): stops the browser, tells members, deletes everything of the room. */
+/**
+ * DELETE /chats/{id} (owner): deletes the room (and by cascade everything of it), stops its
+ * browser, tells members. The row is deleted first and its last state read from the delete: a
+ * start racing this call has either claimed the row (then its browser is stopped here) or finds
+ * no row (then it closes the context it opened itself).
+ */
 export async function destroyRoom(
   deps: RoomDeps & { stopBrowser: StopBrowser },
   caller: RoomCaller,
   roomId: number,
 ) {
-  const room = await requireRoomOwner(deps.db, roomId, caller);
-  if (room.browserState === 'running') await deps.stopBrowser(room, 'destroyed');
-  await deps.db.delete(rooms).where(eq(rooms.id, roomId));
+  await requireRoomOwner(deps.db, roomId, caller);
+  const [gone] = await deps.db.delete(rooms).where(eq(rooms.id, roomId)).returning();
+  if (!gone) throw roomNotFound();
+  await stopDeleted(deps, gone);
   await publishRoomEvent(deps, roomId, { type: 'chat_state', state: 'destroyed' });
   await evictFromRoom(deps, roomId, null, 'destroyed');
   return { success: true as const };
+}
+
+/** The browser of a room whose row is gone; a node that cannot be reached closes it in its sweep. */
+async function stopDeleted(deps: RoomDeps & { stopBrowser: StopBrowser }, gone: RoomRow) {
+  if (gone.browserState !== 'running') return;
+  await deps.stopBrowser(gone, 'destroyed').catch((err) => {
+    deps.log.warn({ err, room_id: gone.id }, 'browser of a deleted room not stopped; its node sweeps it');
+  });
 }
 
 /**
@@ -188,18 +217,13 @@ export async function removeMember(
   await publishRoomEvent(deps, room.id, { type: 'member_left', user_id: userId, reason });
   await evictFromRoom(deps, room.id, userId, reason);
   if (room.kind === ROOM_KIND.DIRECT && (await memberCount(deps.db, room.id)) === 0) {
-    if (room.browserState === 'running') await deps.stopBrowser(room, 'destroyed');
-    await deps.db.delete(rooms).where(eq(rooms.id, room.id));
+    const [gone] = await deps.db.delete(rooms).where(eq(rooms.id, room.id)).returning();
+    if (gone) await stopDeleted(deps, gone);
   }
 }
 
 /** Members list ordered by role then join time. */
-export async function listMembers(
-  db: Db,
-  roomId: number,
-  userId: number,
-  page: { limit: number; offset: number },
-) {
+export async function listMembers(db: Db, roomId: number, userId: number, page: Page) {
   await requireMembership(db, roomId, userId);
   const rows = await db
     .select({
@@ -221,7 +245,10 @@ export async function listMembers(
     .limit(page.limit)
     .offset(page.offset);
   const now = new Date();
-  return { members: rows.map((r) => memberView(r, now)) };
+  return {
+    members: rows.map((r) => memberView(r, now)),
+    ...pageInfo(await memberCount(db, roomId), page),
+  };
 }
 
 export { findRoom, memberCount };

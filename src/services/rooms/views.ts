@@ -21,7 +21,7 @@ export function roomView(room: RoomRow, extra: { role: RoomRole | null; memberCo
 }
 export type RoomView = ReturnType<typeof roomView>;
 
-/** A restriction that has passed is shown as none, one "until lifted" as null too. */
+/** A restriction that has passed is shown as none, one "until lifted" as null too (see `muted`). */
 const until = (d: Date | null, now: Date) => (d && d > now ? expiryText(d) : null);
 
 export function memberView(
@@ -39,11 +39,23 @@ export function memberView(
     user_id: m.userId,
     username: m.username,
     role: m.role as RoomRole,
+    /** Distinguishes "muted until unmuted" (muted, no muted_until) from "not muted". */
+    muted: m.mutedUntil !== null && m.mutedUntil > now,
     muted_until: until(m.mutedUntil, now),
+    timed_out: m.timeoutUntil !== null && m.timeoutUntil > now,
     timeout_until: until(m.timeoutUntil, now),
     joined_at: m.joinedAt.toISOString(),
   };
 }
 export type MemberView = ReturnType<typeof memberView>;
+
+export type Page = { limit: number; offset: number };
+
+/** What every room list answers besides its items (GET /chats, members, moderation, invites, keys). */
+export const pageInfo = (total: number | undefined, page: Page) => ({
+  total: Number(total ?? 0),
+  limit: page.limit,
+  offset: page.offset,
+});
 
 export const openClipboard = (box: SecretBox, sealed: string | null) => (sealed ? box.decrypt(sealed) : '');
