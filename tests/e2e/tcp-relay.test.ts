@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
+import { DEFAULT_BACKPRESSURE } from '../../src/realtime/relay/common';
 import {
   INITIAL_WINDOW,
   MAX_STREAMS,
@@ -10,7 +11,6 @@ import {
   muxFrame,
   windowFrame,
 } from '../../src/realtime/relay/mux';
-import { DEFAULT_BACKPRESSURE } from '../../src/realtime/relay/ssh';
 import { TcpRelay } from '../../src/realtime/relay/tcp';
 import { api, makeUser, signIn } from '../helpers/identity';
 import { startTestServer, type TestServer } from '../helpers/server';

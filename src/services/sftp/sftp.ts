@@ -52,7 +52,7 @@ async function withSftp<T>(deps: Deps, fn: (sftp: SFTPWrapper) => Promise<T>): P
   });
   let session: Awaited<ReturnType<typeof connectSsh>>;
   try {
-    session = await connectSsh(deps.db, target);
+    session = await connectSsh(target);
   } catch (err) {
     throw sshAppError(err);
   }
