@@ -62,22 +62,22 @@ export class TerminalRelay extends PipeRelay<string> {
   async start() {
     this.startIdleTimer();
     let backend: TerminalBackend;
+    const size = { cols: this.cols, rows: this.rows };
     try {
-      backend = await this.open(
-        { cols: this.cols, rows: this.rows },
-        {
-          output: (chunk) => this.output(chunk),
-          drain: () => this.inbound.drained(),
-          end: (reason) => this.finish(reason),
-          fail: (message) => this.fail(message, RelayClose.BAD_GATEWAY, true),
-        },
-      );
+      backend = await this.open(size, {
+        output: (chunk) => this.output(chunk),
+        drain: () => this.inbound.drained(),
+        end: (reason) => this.finish(reason),
+        fail: (message) => this.fail(message, RelayClose.BAD_GATEWAY, true),
+      });
     } catch (err) {
       const code = err instanceof TerminalOpenError ? err.code : RelayClose.BAD_GATEWAY;
       return this.fail(err instanceof Error ? err.message : 'Connection failed', code, true);
     }
     if (this.ended) return backend.close();
     this.backend = backend;
+    // A resize that arrived while the session was opening.
+    if (this.cols !== size.cols || this.rows !== size.rows) backend.resize(this.cols, this.rows);
     this.inbound.attach((data) => backend.write(data));
   }
 
