@@ -51,15 +51,19 @@ describe('connection types', () => {
     expect(Object.keys(types).sort()).toEqual(
       [
         'database',
+        'grafana',
+        'home_assistant',
         'http',
         'http_proxy',
         'https',
         'mediamtx',
+        'portainer',
         'proxmox',
         'rdp',
         'redis',
         'spice',
         'ssh',
+        'stream',
         'tcp_tunnel',
         'vnc',
       ].sort(),
@@ -75,10 +79,17 @@ describe('connection types', () => {
       https: 443,
       http_proxy: 443,
       mediamtx: 8889,
+      stream: 8889,
+      home_assistant: 8123,
+      grafana: 3000,
+      portainer: 9443,
       database: 5432,
       redis: 6379,
       tcp_tunnel: null,
     });
+    for (const panel of ['home_assistant', 'grafana', 'portainer'])
+      expect(types[panel]?.plugin, panel).toBe('http_proxy');
+    expect(types.stream?.plugin).toBe('mediamtx');
     expect(types.ssh).toMatchObject({ name: 'SSH Terminal', icon: 'terminal', plugin: 'ssh' });
     const schema = types.ssh!.config_schema as {
       $schema: string;
