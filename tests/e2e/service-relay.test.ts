@@ -246,7 +246,12 @@ describe('service relays', () => {
     );
     const rest = [];
     for (let i = 1; i < MAX_RELAYS; i++) rest.push(await open(url(server, 'tunnel', id, token)));
-    expect((await relayRefusal(url(server, 'tunnel', id, token))).status).toBe(429);
+    // Refused at the upgrade (429), or, when two upgrades race, closed 4429 as soon as it opens.
+    const over = await open(url(server, 'tunnel', id, token)).then(
+      async (r) => (await r.closed).code,
+      (err: { status?: number }) => err.status,
+    );
+    expect([429, 4429]).toContain(over);
     open1.ws.close();
     await open1.closed;
     await waitUntil(() => server.transport.connectionCount() <= MAX_RELAYS - 1, 'the slot to free');
