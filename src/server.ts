@@ -19,6 +19,7 @@ import type { RealtimeTransport } from './realtime/types';
 import { createRestApp } from './rest/app';
 import { appRouter } from './routers/_app';
 import { startSubscriptionExpiry } from './services/admin/subscriptions';
+import { startServiceMonitor } from './services/connections/service-monitor';
 import { startMatchSweeper } from './services/match/sweeper';
 import { matchDepsOf } from './services/match/types';
 import { startChatRetention } from './services/retention/chat-messages';
@@ -87,6 +88,8 @@ export async function startServer(env: Env, opts: StartOptions = {}): Promise<Ru
       log: log.child({ component: 'webhooks' }),
     });
     cleanups.unshift(() => webhookWorker.stop());
+    const monitor = startServiceMonitor({ db: database.db, bus, log }, env.SERVICE_CHECK_INTERVAL_SECONDS);
+    cleanups.unshift(() => monitor.stop());
     // The embedded database admits one process: the admin CLI reaches it through this socket.
     if (database.kind === 'pglite') {
       const channel = await startAdminChannel(deps);

@@ -1,4 +1,7 @@
+import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
+import { AppError } from '../core/errors';
+import { SERVICE_PLUGINS, type ServicePlugin } from '../services/connections/service-plugins';
 import { LEVEL_NAMES } from '../services/users/policy';
 import { type CommonOptions, type Execute, leaf, parseLevel, parseWholeNumber, plural } from './command-kit';
 import { formatAnnouncements, formatAuditLog, formatHealth } from './format';
@@ -28,6 +31,58 @@ type Opts = CommonOptions & {
   category?: string;
   scopes?: string;
 };
+
+type ServiceOpts = Opts & {
+  disabled?: boolean;
+  enabled?: boolean;
+  clearLogin?: boolean;
+  sshUser?: string;
+  sshPassword?: string;
+  sshKeyFile?: string;
+  sshPassphrase?: string;
+};
+
+/** The options `service create` and `service update` share. */
+const serviceOptions = (command: Command) =>
+  command
+    .option('--host <host>', 'backend host name or address (not for terminal)')
+    .option('--port <n>', 'backend port (not for terminal)', parseWholeNumber)
+    .option('--path <path>', 'path of the service in Portal (/...)')
+    .option('--icon <icon>', 'icon name')
+    .option('--category <category>', 'category; users with access:<category> see it')
+    .option('--scopes <scopes>', 'extra scopes, one of which a user needs (access:<name>,...)')
+    .option('--disabled', 'hide it from users and refuse relays')
+    .option('--ssh-user <name>', 'ssh services: the login users connect with')
+    .option('--ssh-password <password>', 'ssh services: the login password (stored sealed)')
+    .option('--ssh-key-file <file>', 'ssh services: a private key file (stored sealed)')
+    .option('--ssh-passphrase <passphrase>', 'ssh services: the passphrase of that key (stored sealed)');
+
+function readKeyFile(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new AppError('BAD_REQUEST', `Cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? err}`);
+  }
+}
+
+/** Address, display fields and the ssh login of a service command; unset options stay unset. */
+function serviceInput(o: ServiceOpts) {
+  const login = {
+    ...(o.sshUser !== undefined && { username: o.sshUser }),
+    ...(o.sshPassword !== undefined && { password: o.sshPassword, auth_method: 'password' }),
+    ...(o.sshKeyFile !== undefined && { private_key: readKeyFile(o.sshKeyFile), auth_method: 'key' }),
+    ...(o.sshPassphrase !== undefined && { passphrase: o.sshPassphrase }),
+  };
+  return {
+    host: o.host,
+    port: o.port,
+    path: o.path,
+    icon: o.icon,
+    category: o.category,
+    scopes: o.scopes,
+    ...(Object.keys(login).length > 0 && { login }),
+  };
+}
 
 const levelName = (level: number) => LEVEL_NAMES[level] ?? String(level);
 type ServiceLine = {
@@ -215,32 +270,50 @@ export function registerCommands(program: Command, execute: Execute) {
   );
 
   const service = program.command('service').description('Services (shared remote endpoints)');
-  leaf(service, 'create', 'Create a service')
-    .requiredOption('--name <name>', 'display name (at most 50 characters)')
-    .requiredOption('--plugin <plugin>', 'relay plugin: ssh, vnc, spice, http, https, tunnel, ...')
-    .requiredOption('--host <host>', 'backend host name or address')
-    .requiredOption('--port <n>', 'backend port', parseWholeNumber)
-    .option('--path <path>', 'path of the service in Portal (/...)')
-    .option('--icon <icon>', 'icon name')
-    .option('--category <category>', 'category; users with access:<category> see it')
-    .option('--scopes <scopes>', 'extra scopes, one of which a user needs (access:<name>,...)')
-    .action((o: Opts) =>
-      execute(
-        o,
-        (call) =>
-          call('services', 'create', {
-            name: o.name!,
-            plugin: o.plugin!,
-            host: o.host!,
-            port: o.port!,
-            path: o.path,
-            icon: o.icon,
-            category: o.category,
-            scopes: o.scopes,
-          }),
-        (r) => `Created service ${r.id}: ${r.name} (${r.plugin} ${r.host}:${r.port})`,
-      ),
-    );
+  serviceOptions(
+    leaf(service, 'create', 'Create a service')
+      .requiredOption('--name <name>', 'display name (at most 50 characters)')
+      .requiredOption('--plugin <plugin>', `relay plugin: ${SERVICE_PLUGINS.join(', ')}`),
+  ).action((o: ServiceOpts) =>
+    execute(
+      o,
+      (call) =>
+        call('services', 'create', {
+          ...serviceInput(o),
+          name: o.name!,
+          plugin: o.plugin as ServicePlugin,
+          ...(o.disabled && { enabled: false }),
+        }),
+      (r) => `Created service ${r.id}: ${r.name} (${r.plugin} ${r.host}:${r.port})`,
+    ),
+  );
+  serviceOptions(
+    leaf(service, 'update', 'Change a service (only the options given)')
+      .argument('<id>', 'service id', parseWholeNumber)
+      .option('--name <name>', 'display name (at most 50 characters)')
+      .option('--plugin <plugin>', `relay plugin: ${SERVICE_PLUGINS.join(', ')}`)
+      .option('--enabled', 'list it and let users connect')
+      .option('--clear-login', 'forget the stored ssh login'),
+  ).action((id: number, o: ServiceOpts) =>
+    execute(
+      o,
+      (call) => {
+        if (o.enabled && o.disabled)
+          throw new AppError('BAD_REQUEST', '--enabled and --disabled exclude each other');
+        const input = serviceInput(o);
+        return call('services', 'update', {
+          ...input,
+          id,
+          name: o.name,
+          plugin: o.plugin as ServicePlugin | undefined,
+          enabled: o.enabled ? true : o.disabled ? false : undefined,
+          ...(o.clearLogin && { login: null }),
+        });
+      },
+      (r) =>
+        `Updated service ${r.id}: ${r.name} (${r.plugin} ${r.host}:${r.port})${r.enabled ? '' : ' (disabled)'}`,
+    ),
+  );
   leaf(service, 'list', 'List services').action((o: Opts) =>
     execute(o, (call) => call('services', 'list', undefined), formatServices),
   );

@@ -118,6 +118,19 @@ const ZEnv = z.object({
   WEBHOOK_TEST_CA_FILE: optionalText,
   WEBHOOK_TEST_ALLOW_LOOPBACK: bool.default(false),
   WEBHOOK_TEST_HOSTS_FILE: optionalText,
+  // Remote access relays and the SFTP browser (API.md §6, §9).
+  // A relay with no byte (nor terminal ping) either way for this long is closed (4408).
+  RELAY_IDLE_TIMEOUT_SECONDS: int(1, 7 * 24 * 3600).default(600),
+  // `terminal` plugin: a PTY on the Portal host, off unless enabled, then Admin+ only.
+  TERMINAL_ENABLED: bool.default(false),
+  TERMINAL_SHELL: z.string().min(1).default('/bin/bash'),
+  // Largest file accepted by POST /api/sftp/{id}/upload (streamed, never held in memory).
+  SFTP_UPLOAD_MAX_BYTES: int(1, 1024 * 1024 * 1024 * 1024).default(1024 * 1024 * 1024),
+  // Service monitor: probe enabled services this often and send service_alert on changes (0: off).
+  SERVICE_CHECK_INTERVAL_SECONDS: int(0, 86_400).default(60),
+  // Per-user caps of GET/POST /api/connections and /api/ssh-keys.
+  MAX_CONNECTIONS_PER_USER: int(1, 100_000).default(200),
+  MAX_SSH_KEYS_PER_USER: int(1, 100_000).default(50),
 
   MAX_BODY_BYTES: int(1024, 64 * 1024 * 1024).default(1024 * 1024),
   SHUTDOWN_TIMEOUT_MS: int(100, 600_000).default(10_000),
@@ -157,3 +170,17 @@ export const runtime = {
   testDatabaseUrl: process.env.TEST_DATABASE_URL || undefined,
   testRedisUrl: process.env.TEST_REDIS_URL || undefined,
 };
+
+/**
+ * The environment a `terminal` shell starts with: the login basics of the Portal process, never its
+ * configuration (PORTAL_SECRET_KEY, DATABASE_URL and the rest stay out of the shell).
+ */
+export function terminalEnvironment(): Record<string, string> {
+  const picked: Record<string, string> = { TERM: 'xterm-256color', COLORTERM: 'truecolor' };
+  for (const key of ['HOME', 'PATH', 'USER', 'LOGNAME', 'LANG', 'LC_ALL', 'TZ']) {
+    const value = process.env[key];
+    if (value) picked[key] = value;
+  }
+  picked.PATH ??= '/usr/local/bin:/usr/bin:/bin';
+  return picked;
+}

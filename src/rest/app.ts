@@ -9,6 +9,7 @@ import { buildRouteTable } from '../routers/route-table';
 import { docsRouter } from './docs';
 import { chatUploadRoute, chatUploadRouter } from './handlers/chat-upload';
 import { roomScreenRoute, roomScreenRouter } from './handlers/room-screen';
+import { sftpTransferRouter, sftpTransferRoutes } from './handlers/sftp-transfer';
 import { staticUploadsRoute, staticUploadsRouter } from './handlers/static-uploads';
 import { authenticate, rejectFailedAuth } from './middleware/authenticate';
 import { correlation } from './middleware/correlation';
@@ -50,7 +51,12 @@ export function createRestApp({ deps, router, isDraining = () => false }: RestAp
   app.disable('etag');
   app.set('trust proxy', compileTrustProxy(deps.env.TRUST_PROXY));
   const createContext = createExpressContext(deps);
-  const routes = buildRouteTable(router, [roomScreenRoute, chatUploadRoute, staticUploadsRoute]);
+  const routes = buildRouteTable(router, [
+    roomScreenRoute,
+    chatUploadRoute,
+    staticUploadsRoute,
+    ...sftpTransferRoutes,
+  ]);
 
   app.use(securityHeaders(deps.build.sourceHash));
   app.use(correlation(deps.log));
@@ -87,6 +93,7 @@ export function createRestApp({ deps, router, isDraining = () => false }: RestAp
   app.use(roomScreenRouter(deps));
   app.use(chatUploadRouter(deps));
   app.use(staticUploadsRouter(deps));
+  app.use(sftpTransferRouter(deps));
   app.use(express.json({ limit: deps.env.MAX_BODY_BYTES, type: ['application/json', 'application/*+json'] }));
   app.use(emptyBodyIsJson);
   app.use(

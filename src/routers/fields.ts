@@ -56,3 +56,10 @@ export const accessScopeList = (message: string) =>
         .join(','),
     )
     .refine((s) => s === '' || s.split(',').every((part) => ACCESS_SCOPE.test(part)), { message });
+
+/** `limit` + `offset` of a per-user list whose length is capped at `max` (the default returns all). */
+export const ZListPage = (max: number) =>
+  z.object({
+    limit: ZInteger().min(1).max(max).default(max),
+    offset: ZInteger().min(0).max(1_000_000).default(0),
+  });

@@ -11,10 +11,18 @@ import { startTestServer, type TestServer } from '../helpers/server';
 
 const { utils } = ssh2;
 
+const MAX_CONNECTIONS = 6;
+const MAX_KEYS = 4;
+
 let server: TestServer;
 beforeAll(async () => {
   server = await startTestServer({
-    env: { RATE_LIMIT_LOGIN: '100000', RATE_LIMIT_AUTH: '100000' },
+    env: {
+      RATE_LIMIT_LOGIN: '100000',
+      RATE_LIMIT_AUTH: '100000',
+      MAX_CONNECTIONS_PER_USER: String(MAX_CONNECTIONS),
+      MAX_SSH_KEYS_PER_USER: String(MAX_KEYS),
+    },
   });
 });
 afterAll(() => server?.close());
@@ -43,15 +51,19 @@ describe('connection types', () => {
     expect(Object.keys(types).sort()).toEqual(
       [
         'database',
+        'grafana',
+        'home_assistant',
         'http',
         'http_proxy',
         'https',
         'mediamtx',
+        'portainer',
         'proxmox',
         'rdp',
         'redis',
         'spice',
         'ssh',
+        'stream',
         'tcp_tunnel',
         'vnc',
       ].sort(),
@@ -67,10 +79,17 @@ describe('connection types', () => {
       https: 443,
       http_proxy: 443,
       mediamtx: 8889,
+      stream: 8889,
+      home_assistant: 8123,
+      grafana: 3000,
+      portainer: 9443,
       database: 5432,
       redis: 6379,
       tcp_tunnel: null,
     });
+    for (const panel of ['home_assistant', 'grafana', 'portainer'])
+      expect(types[panel]?.plugin, panel).toBe('http_proxy');
+    expect(types.stream?.plugin).toBe('mediamtx');
     expect(types.ssh).toMatchObject({ name: 'SSH Terminal', icon: 'terminal', plugin: 'ssh' });
     const schema = types.ssh!.config_schema as {
       $schema: string;
@@ -411,7 +430,10 @@ describe('ssh keys', () => {
     // Another user sees none of them.
     expect((await api(server, 'GET', `/api/ssh-keys/${ed.body.id}`, { token: other })).status).toBe(404);
     expect((await api(server, 'DELETE', `/api/ssh-keys/${ed.body.id}`, { token: other })).status).toBe(404);
-    expect((await api(server, 'GET', '/api/ssh-keys', { token: other })).body).toEqual({ keys: [] });
+    expect((await api(server, 'GET', '/api/ssh-keys', { token: other })).body).toEqual({
+      keys: [],
+      total: 0,
+    });
     expect((await api(server, 'GET', '/api/ssh-keys/authorized_keys', { token: other })).body).toEqual({
       authorized_keys: '',
     });
@@ -494,11 +516,74 @@ describe('secrets at rest', () => {
     });
 
     const all = await api(server, 'GET', '/api/connections', { token });
+    const one = await api(server, 'GET', `/api/connections/${ssh.body.id}`, { token });
+    const put = await api(server, 'PUT', `/api/connections/${ssh.body.id}`, {
+      token,
+      body: { name: 'Sealed again', config: { password: secrets.password } },
+    });
+    const bodies = {
+      post: ssh.body,
+      postToken: pve.body,
+      get: one.body,
+      put: put.body,
+      connect: info.body,
+      list: all.body,
+    };
     const dump = await dumpAllTables(server.deps.database);
     for (const [name, secret] of Object.entries(secrets)) {
       expect(dump.includes(secret), `${name} appears in the database`).toBe(false);
-      expect(JSON.stringify(all.body).includes(secret), `${name} appears in the list`).toBe(false);
+      for (const [route, body] of Object.entries(bodies))
+        expect(JSON.stringify(body).includes(secret), `${name} appears in the ${route} response`).toBe(false);
     }
+    expect(JSON.stringify(bodies)).not.toContain('BEGIN OPENSSH PRIVATE KEY');
     expect(dump).toMatch(/"password":"v1\.[0-9a-f]{8}\./);
+  });
+});
+
+describe('per-user caps and pages', () => {
+  it('caps connections (the default browser aside) and pages the list, pinned first', async () => {
+    const token = await newUser();
+    for (let i = 0; i < MAX_CONNECTIONS; i++) {
+      const res = await api(server, 'POST', '/api/connections', {
+        token,
+        body: { name: `c${i}`, type: 'vnc', host: 'desk.lan' },
+      });
+      expect(res.status).toBe(200);
+    }
+    const over = await api(server, 'POST', '/api/connections', {
+      token,
+      body: { name: 'one more', type: 'vnc', host: 'desk.lan' },
+    });
+    expect(over.status).toBe(403);
+    expect(over.body).toMatchObject({
+      error: `You can have at most ${MAX_CONNECTIONS} connections`,
+      reason: 'limit_reached',
+      status: 403,
+    });
+    const all = await api(server, 'GET', '/api/connections', { token });
+    const names = (all.body.connections as Conn[]).map((c) => c.name);
+    expect(all.body.total).toBe(MAX_CONNECTIONS + 1);
+    await api(server, 'POST', `/api/connections/${(all.body.connections as Conn[])[3]!.id}/pin`, { token });
+    const first = await api(server, 'GET', '/api/connections?limit=2', { token });
+    const second = await api(server, 'GET', '/api/connections?limit=2&offset=2', { token });
+    expect((first.body.connections as Conn[]).map((c) => c.name)).toEqual([names[3], names[0]]);
+    expect((second.body.connections as Conn[]).map((c) => c.name)).toEqual([names[1], names[2]]);
+    expect(first.body.total).toBe(MAX_CONNECTIONS + 1);
+    const bad = await api(server, 'GET', '/api/connections?limit=0', { token });
+    expect(bad.status).toBe(400);
+    expect((await api(server, 'GET', '/api/connections?limit=201', { token })).status).toBe(400);
+  });
+
+  it('caps SSH keys and pages them', async () => {
+    const token = await newUser();
+    for (let i = 0; i < MAX_KEYS; i++) {
+      const res = await api(server, 'POST', '/api/ssh-keys', { token, body: { name: `k${i}` } });
+      expect(res.status).toBe(200);
+    }
+    const over = await api(server, 'POST', '/api/ssh-keys', { token, body: { name: 'extra' } });
+    expect(over.body).toMatchObject({ error: `You can have at most ${MAX_KEYS} SSH keys`, status: 403 });
+    const page = await api(server, 'GET', '/api/ssh-keys?limit=1&offset=1', { token });
+    expect(page.body.total).toBe(MAX_KEYS);
+    expect((page.body.keys as Array<{ name: string }>).map((k) => k.name)).toEqual(['k1']);
   });
 });

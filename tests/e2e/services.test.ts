@@ -238,6 +238,19 @@ describe('services', () => {
       enabled: true,
     });
 
+    const update = (...args: string[]) =>
+      runToExit(
+        ['--import', 'tsx', 'src/cli/main.ts', 'service', 'update', String(service.id), ...args, '--json'],
+        env,
+      );
+    const updated = await update('--disabled', '--port', '2223');
+    expect(updated.code, updated.stderr).toBe(0);
+    expect(JSON.parse(updated.stdout.trim())).toMatchObject({ id: service.id, port: 2223, enabled: false });
+    const unknownPlugin = await update('--plugin', 'telnet');
+    expect(unknownPlugin.code).not.toBe(0);
+    expect(String(JSON.parse(unknownPlugin.stdout.trim()).error)).toMatch(/^plugin must be one of/);
+    await admin('services.update', { id: service.id, enabled: true });
+
     const listed = (await admin('services.list')) as { services: Array<{ id: number }> };
     expect(listed.services.map((s) => s.id)).toContain(service.id);
 

@@ -1,4 +1,6 @@
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
+import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeTempDir, removeDir } from '../helpers/env';
@@ -201,3 +203,109 @@ describe('sftp browser', () => {
     expect(ssh.openClients()).toBe(0);
   });
 });
+
+describe('sftp streamed transfers', () => {
+  const base = () => `${server.url}/api/sftp/${connId}`;
+  const auth = (t = token) => ({ authorization: `Bearer ${t}` });
+  const form = (dir: string | undefined, file: Buffer | undefined, name = 'big.bin') => {
+    const fd = new FormData();
+    if (dir !== undefined) fd.append('path', dir);
+    if (file) fd.append('file', new Blob([file]), name);
+    return fd;
+  };
+  const upload = (body: FormData, t = token) =>
+    fetch(`${base()}/upload`, { method: 'POST', headers: auth(t), body });
+
+  it('uploads a multi-MB file to a directory and downloads it back, streamed', async () => {
+    const data = randomBytes(6 * 1024 * 1024 + 123);
+    const up = await upload(form('/docs', data));
+    expect(up.status, await up.clone().text()).toBe(200);
+    expect(await up.json()).toEqual({ success: true, path: '/docs/big.bin', size: data.length });
+    expect(fs.readFileSync(join(root, 'docs', 'big.bin')).equals(data)).toBe(true);
+    expect(fs.readdirSync(join(root, 'docs')).filter((n) => n.endsWith('.part'))).toEqual([]);
+
+    const down = await fetch(`${base()}/download?path=${encodeURIComponent('/docs/big.bin')}`, {
+      headers: auth(),
+    });
+    expect(down.status).toBe(200);
+    expect(down.headers.get('content-length')).toBe(String(data.length));
+    expect(down.headers.get('content-disposition')).toBe(
+      `attachment; filename="big.bin"; filename*=UTF-8''big.bin`,
+    );
+    expect(Buffer.from(await down.arrayBuffer()).equals(data)).toBe(true);
+  });
+
+  it('replaces an existing file only once the new one is complete', async () => {
+    fs.writeFileSync(join(root, 'docs', 'note.txt'), 'old');
+    const up = await upload(form('/docs', Buffer.from('new'), 'note.txt'));
+    expect(up.status).toBe(200);
+    expect(fs.readFileSync(join(root, 'docs', 'note.txt'), 'utf8')).toBe('new');
+  });
+
+  it('leaves no half file when the upload is aborted', async () => {
+    const boundary = 'portalAbortBoundary';
+    const head = Buffer.from(
+      `--${boundary}\r\nContent-Disposition: form-data; name="path"\r\n\r\n/docs\r\n` +
+        `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="broken.bin"\r\n\r\n`,
+    );
+    const url = new URL(`${base()}/upload`);
+    await new Promise<void>((resolve) => {
+      const req = httpRequest({
+        host: url.hostname,
+        port: url.port,
+        path: url.pathname,
+        method: 'POST',
+        headers: {
+          ...auth(),
+          'content-type': `multipart/form-data; boundary=${boundary}`,
+          'content-length': String(head.length + 4 * 1024 * 1024),
+        },
+      });
+      req.on('error', () => resolve());
+      req.write(head);
+      req.write(randomBytes(1024 * 1024));
+      setTimeout(() => {
+        req.destroy();
+        resolve();
+      }, 500);
+    });
+    await waitFor(() => !fs.readdirSync(join(root, 'docs')).some((n) => n.includes('broken')));
+    expect(fs.existsSync(join(root, 'docs', 'broken.bin'))).toBe(false);
+  });
+
+  it('refuses bad names, traversal, a missing path field, a file as the directory and other users', async () => {
+    const bad = await upload(form('/docs', Buffer.from('x'), '..'));
+    expect(bad.status).toBe(400);
+    expect(await errorOf(bad)).toBe('Invalid file name');
+    const climb = await upload(form('../../etc', Buffer.from('x')));
+    expect(climb.status).toBe(400);
+    expect(await errorOf(climb)).toBe('Invalid path');
+    const noPath = await upload(form(undefined, Buffer.from('x')));
+    expect(noPath.status).toBe(400);
+    expect(await errorOf(noPath)).toBe('path is required (and must come before file)');
+    const notDir = await upload(form('/docs/readme.txt', Buffer.from('x')));
+    expect(await errorOf(notDir)).toBe('path is not a directory');
+    const other = await newUser();
+    expect((await upload(form('/docs', Buffer.from('x')), other)).status).toBe(404);
+  });
+
+  it('answers 404 for a missing file and 400 for a directory on download', async () => {
+    const missing = await fetch(`${base()}/download?path=/nope.txt`, { headers: auth() });
+    expect(missing.status).toBe(404);
+    expect(await errorOf(missing)).toBe('Path not found');
+    const dir = await fetch(`${base()}/download?path=/docs`, { headers: auth() });
+    expect(dir.status).toBe(400);
+    expect(await errorOf(dir)).toBe('Path is a directory');
+    expect((await fetch(`${base()}/download?path=/docs/readme.txt`)).status).toBe(401);
+  });
+});
+
+const errorOf = async (res: Response) => ((await res.json()) as { error: string }).error;
+
+async function waitFor(check: () => boolean, timeoutMs = 10_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}

@@ -4,15 +4,13 @@ import WebSocket from 'ws';
 import { userConnections } from '../../src/db/schema';
 import { makeTempDir, removeDir } from '../helpers/env';
 import { api, makeUser, signIn } from '../helpers/identity';
+import { type Message, openRelay, type RelayClient, relayRefusal, waitUntil } from '../helpers/relay-client';
 import { startTestServer, type TestServer } from '../helpers/server';
 import { FLOOD_BYTES, newKeyPair, type SshTestServer, startSshServer } from '../helpers/ssh-server';
 
 // The SSH relay /ws/user-connection/{id} (API.md §6, §9; seed 002 terminal protocol) against a real
 // ssh2 server: password and key auth, input/output, resize, ping, errors, ownership, host key
 // trust on first use, teardown, and the per-user relay cap.
-
-type Message = Record<string, unknown> & { type: string };
-type Closed = { code: number; reason: string };
 
 const SSH_USER = 'tester';
 const SSH_PASSWORD = 'ssh-secret';
@@ -67,102 +65,10 @@ async function createSsh(token: string, config: Record<string, unknown>, port = 
 const relayUrl = (id: string, token?: string) =>
   `${server.url.replace('http', 'ws')}/ws/user-connection/${id}${token ? `?token=${token}` : ''}`;
 
-type Relay = {
-  ws: WebSocket;
-  messages: Message[];
-  closed: Promise<Closed>;
-  send(message: unknown): void;
-  /** Waits until a message matches. */
-  waitFor(match: (m: Message) => boolean, timeoutMs?: number): Promise<Message>;
-  /** Waits until the concatenated output contains `text`. */
-  output(text: string, timeoutMs?: number): Promise<string>;
-};
-
-function connect(url: string, headers: Record<string, string> = {}): Promise<Relay> {
-  const ws = new WebSocket(url, { headers });
-  sockets.add(ws);
-  const messages: Message[] = [];
-  const listeners = new Set<() => void>();
-  ws.on('error', () => {});
-  ws.on('message', (data: Buffer) => {
-    messages.push(JSON.parse(data.toString()) as Message);
-    for (const l of listeners) l();
-  });
-  const closed = new Promise<Closed>((resolve) =>
-    ws.once('close', (code, reason) => resolve({ code, reason: reason.toString() })),
-  );
-  const waitUntil = <T>(check: () => T | undefined, what: string, timeoutMs: number) =>
-    new Promise<T>((resolve, reject) => {
-      const run = () => {
-        const value = check();
-        if (value === undefined) return;
-        cleanup();
-        resolve(value);
-      };
-      const timer = setTimeout(() => {
-        cleanup();
-        reject(new Error(`timed out waiting for ${what}; got ${JSON.stringify(messages)}`));
-      }, timeoutMs);
-      const cleanup = () => {
-        clearTimeout(timer);
-        listeners.delete(run);
-      };
-      listeners.add(run);
-      run();
-    });
-  const relay: Relay = {
-    ws,
-    messages,
-    closed,
-    send: (m) => ws.send(typeof m === 'string' ? m : JSON.stringify(m)),
-    waitFor: (match, timeoutMs = 5000) => waitUntil(() => messages.find(match), 'a message', timeoutMs),
-    output: (text, timeoutMs = 5000) =>
-      waitUntil(
-        () => {
-          const all = messages
-            .filter((m) => m.type === 'output')
-            .map((m) => m.data)
-            .join('');
-          return all.includes(text) ? all : undefined;
-        },
-        JSON.stringify(text),
-        timeoutMs,
-      ),
-  };
-  return new Promise((resolve, reject) => {
-    ws.once('open', () => resolve(relay));
-    ws.once('unexpected-response', (req, res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => {
-        body += c;
-      });
-      res.on('end', () => {
-        req.destroy();
-        reject(Object.assign(new Error(`refused ${res.statusCode}`), { status: res.statusCode, body }));
-      });
-    });
-  });
-}
-
-async function refusal(url: string) {
-  try {
-    await connect(url);
-  } catch (err) {
-    const { status, body } = err as { status?: number; body?: string };
-    if (status === undefined) throw err;
-    return { status, body: JSON.parse(body ?? '{}') as Record<string, unknown> };
-  }
-  throw new Error('upgrade was accepted');
-}
-
-async function waitUntil(check: () => boolean, what: string, timeoutMs = 5000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+type Relay = RelayClient;
+const connect = (url: string, headers: Record<string, string> = {}) =>
+  openRelay(url, { headers, track: sockets });
+const refusal = relayRefusal;
 
 describe('ssh relay', () => {
   it('relays a PTY shell with password auth: input, output, resize, ping', async () => {

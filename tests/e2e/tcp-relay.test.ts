@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
+import { DEFAULT_BACKPRESSURE } from '../../src/realtime/relay/common';
 import {
   INITIAL_WINDOW,
   MAX_STREAMS,
@@ -10,15 +11,12 @@ import {
   muxFrame,
   windowFrame,
 } from '../../src/realtime/relay/mux';
-import { DEFAULT_BACKPRESSURE } from '../../src/realtime/relay/ssh';
-import { TcpRelay } from '../../src/realtime/relay/tcp';
 import { api, makeUser, signIn } from '../helpers/identity';
+import { openRelay, type RelayClient, relayRefusal, waitUntil } from '../helpers/relay-client';
 import { startTestServer, type TestServer } from '../helpers/server';
 
 // The raw TCP relay and the multiplexed `secure_tunnel` on /ws/user-connection/{id} (API.md §9)
 // against real TCP peers started here: an echo server and a source that writes a fixed amount.
-
-type Closed = { code: number; reason: string };
 
 const SOURCE_BYTES = 600 * 1024;
 
@@ -95,62 +93,9 @@ async function freePort() {
   return port;
 }
 
-async function waitUntil(check: () => boolean, what: string, timeoutMs = 5000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
-type Conn = {
-  ws: WebSocket;
-  binary: Buffer[];
-  text: string[];
-  closed: Promise<Closed>;
-  received(): number;
-};
-
-function connect(url: string): Promise<Conn> {
-  const ws = new WebSocket(url);
-  sockets.add(ws);
-  const binary: Buffer[] = [];
-  const text: string[] = [];
-  ws.on('error', () => {});
-  ws.on('message', (data: Buffer, isBinary: boolean) => {
-    if (isBinary) binary.push(data);
-    else text.push(data.toString());
-  });
-  const closed = new Promise<Closed>((resolve) =>
-    ws.once('close', (code, reason) => resolve({ code, reason: reason.toString() })),
-  );
-  const conn: Conn = { ws, binary, text, closed, received: () => binary.reduce((n, b) => n + b.length, 0) };
-  return new Promise((resolve, reject) => {
-    ws.once('open', () => resolve(conn));
-    ws.once('unexpected-response', (req, res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => {
-        body += c;
-      });
-      res.on('end', () => {
-        req.destroy();
-        reject(Object.assign(new Error(`refused ${res.statusCode}`), { status: res.statusCode, body }));
-      });
-    });
-  });
-}
-
-async function refusal(url: string) {
-  try {
-    await connect(url);
-  } catch (err) {
-    const { status, body } = err as { status?: number; body?: string };
-    if (status === undefined) throw err;
-    return { status, body: JSON.parse(body ?? '{}') as Record<string, unknown> };
-  }
-  throw new Error('upgrade was accepted');
-}
+type Conn = RelayClient;
+const connect = (url: string) => openRelay(url, { track: sockets });
+const refusal = relayRefusal;
 
 /** A client of the mux framing that keeps its own credit like a well-behaved peer. */
 class MuxClient {
@@ -227,7 +172,7 @@ describe('raw tcp relay', () => {
       conn.ws.send(input.subarray(offset, offset + 32 * 1024));
     await waitUntil(() => conn.received() >= input.length, 'the echo', 15_000);
     expect(Buffer.concat(conn.binary).equals(input)).toBe(true);
-    expect(conn.text).toEqual([]);
+    expect(conn.messages).toEqual([]);
     expect(conn.ws.readyState).toBe(WebSocket.OPEN);
   });
 
@@ -267,8 +212,8 @@ describe('raw tcp relay', () => {
     const conn = await connect(relayUrl(id, token));
     const closed = await conn.closed;
     expect(closed.code).toBe(4502);
-    expect(conn.text).toHaveLength(1);
-    const error = JSON.parse(conn.text[0] ?? '{}') as { type: string; message: string };
+    expect(conn.messages).toHaveLength(1);
+    const error = conn.messages[0] as { type: string; message: string };
     expect(error.type).toBe('error');
     expect(error.message).toBe(`Could not connect to 127.0.0.1:${closedPort}: ECONNREFUSED`);
     expect(closed.reason).toBe(error.message);
@@ -394,7 +339,7 @@ function fakeSocket() {
     query: new URLSearchParams(),
     bufferedAmount: 0,
     closed: false,
-    closeInfo: null as Closed | null,
+    closeInfo: null as { code: number; reason: string } | null,
     state: {},
     send(data: string | Uint8Array) {
       frames.push(Buffer.from(data));
@@ -449,24 +394,5 @@ describe('relay internals', () => {
     expect(relay.openStreams).toBe(MAX_STREAMS);
     relay.close();
   });
-
-  it('closes an idle raw relay with 4408 and destroys its TCP socket', async () => {
-    const { socket } = fakeSocket();
-    const before = echoClosed.length;
-    const relay = new TcpRelay(socket, target(), { backpressure: DEFAULT_BACKPRESSURE, idleTimeoutMs: 200 });
-    relay.start();
-    await waitUntil(() => socket.closed, 'the idle timeout');
-    expect(socket.closeInfo).toEqual({ code: 4408, reason: 'Idle timeout' });
-    await waitUntil(() => echoClosed.length > before, 'the TCP socket to close');
-  });
-
-  it('closes an idle multiplexed relay with 4408', async () => {
-    const { socket } = fakeSocket();
-    const relay = new MuxRelay(socket, target(), { backpressure: DEFAULT_BACKPRESSURE, idleTimeoutMs: 200 });
-    relay.start();
-    relay.handle(muxFrame(MuxOp.OPEN, 1), true);
-    await waitUntil(() => socket.closed, 'the idle timeout');
-    expect(socket.closeInfo).toEqual({ code: 4408, reason: 'Idle timeout' });
-    expect(relay.openStreams).toBe(0);
-  });
+  // Idle timeouts of every relay kind are tested on a real server in service-relay.test.ts.
 });

@@ -14,6 +14,8 @@ export function testEnvVars(overrides: Record<string, string | undefined> = {}):
     WS_PORT: '0',
     LOG_LEVEL: 'silent',
     SOURCE_HASH: 'test-build',
+    // The service monitor probes every service a test creates; suites that test it turn it on.
+    SERVICE_CHECK_INTERVAL_SECONDS: '0',
     ...overrides,
   };
   return Object.fromEntries(Object.entries(vars).filter((e): e is [string, string] => e[1] !== undefined));

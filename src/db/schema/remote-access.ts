@@ -16,6 +16,14 @@ export const services = pgTable('services', {
   /** Extra scopes a user needs (one of them), comma-separated; empty: category rules only. */
   scopes: text('scopes').notNull().default(''),
   enabled: boolean('enabled').notNull().default(true),
+  /** Plugin settings; for `ssh` the login (`username`, sealed `password`/`private_key`/`passphrase`). */
+  config: jsonb('config').$type<Record<string, unknown>>().notNull().default({}),
+  /** SSH host key trusted on first use, and the `host:port` it was recorded for. */
+  hostKeyFingerprint: text('host_key_fingerprint'),
+  hostKeyEndpoint: text('host_key_endpoint'),
+  /** Last probe of the service monitor (null: never probed). */
+  healthy: boolean('healthy'),
+  checkedAt: ts('checked_at'),
   createdAt: ts('created_at').notNull().defaultNow(),
 });
 

@@ -1,7 +1,14 @@
 import net from 'node:net';
 import type { RealtimeSocket, SocketData } from '../types';
-import type { Backpressure } from './ssh';
-import { CONNECT_TIMEOUT_MS, connectFailure, IDLE_TIMEOUT_MS, TcpRelayClose, type TcpTarget } from './tcp';
+import {
+  IDLE_TIMEOUT_MS,
+  type IdleTimer,
+  RelayClose,
+  type RelayLimits,
+  SocketDrain,
+  startIdleTimer,
+} from './common';
+import { CONNECT_TIMEOUT_MS, connectFailure, type TcpTarget } from './tcp';
 
 // `secure_tunnel` of API.md §9: several TCP streams to one connection's host:port multiplexed over
 // one WebSocket. Route: `/ws/user-connection/{id}?mux=1`, for connections whose plugin is `tunnel`
@@ -86,44 +93,44 @@ type Stream = {
   early: Buffer[];
 };
 
-export type MuxRelayOptions = {
-  backpressure: Backpressure;
-  idleTimeoutMs?: number;
-  connectTimeoutMs?: number;
-};
+export type MuxRelayOptions = Omit<RelayLimits, 'maxInboundBytes'> & { connectTimeoutMs?: number };
 
 export class MuxRelay {
   private readonly streams = new Map<number, Stream>();
   private ended = false;
-  private socketFull = false;
-  private pollTimer: NodeJS.Timeout | null = null;
-  private idleTimer: NodeJS.Timeout | null = null;
-  private lastActivity = Date.now();
+  /** Every backend is paused while the client's queue is full. */
+  private readonly drain: SocketDrain;
+  private idle: IdleTimer | null = null;
 
   constructor(
     private readonly socket: RealtimeSocket<unknown>,
     private readonly target: TcpTarget,
     private readonly opts: MuxRelayOptions,
-  ) {}
+  ) {
+    this.drain = new SocketDrain(socket, opts.backpressure, {
+      pause: () => {
+        for (const s of this.streams.values()) s.tcp.pause();
+      },
+      resume: () => {
+        for (const s of this.streams.values()) this.pump(s);
+      },
+      gone: () => this.close(),
+    });
+  }
 
   start() {
-    const idleMs = this.opts.idleTimeoutMs ?? IDLE_TIMEOUT_MS;
-    this.idleTimer = setInterval(
-      () => {
-        if (Date.now() - this.lastActivity < idleMs) return;
-        for (const id of [...this.streams.keys()]) this.closeStream(id, MuxCloseReason.ENDED, 'Idle timeout');
-        this.shutdown(TcpRelayClose.IDLE, 'Idle timeout');
-      },
-      Math.max(50, Math.min(30_000, Math.floor(idleMs / 4))),
-    );
+    this.idle = startIdleTimer(this.opts.idleTimeoutMs ?? IDLE_TIMEOUT_MS, () => {
+      for (const id of [...this.streams.keys()]) this.closeStream(id, MuxCloseReason.ENDED, 'Idle timeout');
+      this.shutdown(RelayClose.IDLE, 'Idle timeout');
+    });
   }
 
   handle(data: SocketData, isBinary: boolean) {
     if (this.ended) return;
     if (!isBinary || typeof data === 'string')
-      return this.shutdown(TcpRelayClose.BAD_FRAME, 'Binary frames only');
-    if (data.length < 5) return this.shutdown(TcpRelayClose.BAD_FRAME, 'Malformed frame');
-    this.lastActivity = Date.now();
+      return this.shutdown(RelayClose.BAD_FRAME, 'Binary frames only');
+    if (data.length < 5) return this.shutdown(RelayClose.BAD_FRAME, 'Malformed frame');
+    this.idle?.touch();
     const op = data.readUInt8(0);
     const id = data.readUInt32BE(1);
     const payload = data.subarray(5);
@@ -188,7 +195,7 @@ export class MuxRelay {
     tcp.setTimeout(this.opts.connectTimeoutMs ?? CONNECT_TIMEOUT_MS, () => {
       if (!stream.connected) tcp.destroy(Object.assign(new Error('timeout'), { code: 'ETIMEDOUT' }));
     });
-    if (this.socketFull) tcp.pause();
+    if (this.drain.waiting) tcp.pause();
     tcp.once('connect', () => {
       tcp.setTimeout(0);
       stream.connected = true;
@@ -199,7 +206,7 @@ export class MuxRelay {
     });
     tcp.on('data', (chunk: Buffer) => {
       if (!current()) return;
-      this.lastActivity = Date.now();
+      this.idle?.touch();
       stream.held.push(chunk);
       this.pump(stream);
     });
@@ -262,23 +269,8 @@ export class MuxRelay {
     }
     if (stream.endPending)
       return this.closeStream(stream.id, MuxCloseReason.ENDED, 'Connection closed by the backend');
-    if (this.socket.bufferedAmount > this.opts.backpressure.highWaterBytes) this.pauseAll();
-    else if (!this.socketFull && stream.tcp.isPaused()) stream.tcp.resume();
-  }
-
-  /** The client is not reading: stop every backend until the socket drains below the low-water mark. */
-  private pauseAll() {
-    if (this.socketFull) return;
-    this.socketFull = true;
-    for (const s of this.streams.values()) s.tcp.pause();
-    this.pollTimer = setInterval(() => {
-      if (this.socket.closed) return this.close();
-      if (this.socket.bufferedAmount > this.opts.backpressure.lowWaterBytes) return;
-      if (this.pollTimer) clearInterval(this.pollTimer);
-      this.pollTimer = null;
-      this.socketFull = false;
-      for (const s of this.streams.values()) this.pump(s);
-    }, this.opts.backpressure.pollMs);
+    this.drain.check();
+    if (!this.drain.waiting && stream.tcp.isPaused()) stream.tcp.resume();
   }
 
   private send(frame: Buffer) {
@@ -316,10 +308,8 @@ export class MuxRelay {
   }
 
   private teardown() {
-    if (this.pollTimer) clearInterval(this.pollTimer);
-    if (this.idleTimer) clearInterval(this.idleTimer);
-    this.pollTimer = null;
-    this.idleTimer = null;
+    this.drain.stop();
+    this.idle?.stop();
     for (const stream of this.streams.values()) stream.tcp.destroy();
     this.streams.clear();
   }

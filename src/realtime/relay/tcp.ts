@@ -5,7 +5,7 @@ import type { Db } from '../../db/client';
 import { userConnections } from '../../db/schema';
 import { CONNECTION_TYPES, isConnectionType } from '../../services/connections/types';
 import type { RealtimeSocket, SocketData } from '../types';
-import type { Backpressure } from './ssh';
+import { PipeRelay, RelayClose, type RelayLimits } from './common';
 
 // The raw TCP relay of API.md §9 on `/ws/user-connection/{id}` for connection types whose plugin is
 // `vnc` (vnc, rdp → an RDP-to-VNC bridge), `spice` or `tunnel` (database, redis, tcp_tunnel): one TCP
@@ -29,26 +29,20 @@ import type { Backpressure } from './ssh';
 //   bounded queue until 'drain' (the transport cannot stop reading one WebSocket), and the client
 //   is closed 4008 past MAX_INBOUND_BUFFER instead of growing memory.
 
-/** No byte in either direction for this long closes both sides. */
-export const IDLE_TIMEOUT_MS = 10 * 60 * 1000;
-/** Client bytes waiting for the backend (before connect or while TCP is not draining). */
-export const MAX_INBOUND_BUFFER = 4 * 1024 * 1024;
 export const CONNECT_TIMEOUT_MS = 10_000;
-
-/** Close codes of a raw or multiplexed relay socket (4000 + the HTTP status of the same condition). */
-export const TcpRelayClose = {
-  ENDED: 1000,
-  SLOW_CONSUMER: 4008,
-  BAD_FRAME: 4400,
-  IDLE: 4408,
-  BAD_GATEWAY: 4502,
-} as const;
 
 /** Plugins served by the raw relay; `tunnel` types can also be multiplexed (`?mux=1`, see mux.ts). */
 const RAW_PLUGINS = new Set(['vnc', 'rdp', 'spice', 'tunnel', 'tcp_tunnel']);
 const MUX_PLUGINS = new Set(['tunnel', 'tcp_tunnel']);
 
-export type TcpTarget = { connectionId: string; type: string; host: string; port: number };
+export type TcpTarget = {
+  connectionId: string;
+  type: string;
+  host: string;
+  port: number;
+  /** How error messages name the backend instead of host:port. */
+  shownAs?: string;
+};
 
 export const pluginOf = (type: string): string | null =>
   isConnectionType(type) ? CONNECTION_TYPES[type].plugin : null;
@@ -72,43 +66,26 @@ export async function loadOwnedConnection(db: Db, userId: number, id: string): P
 
 export const connectFailure = (target: TcpTarget, err: unknown) => {
   const e = err as NodeJS.ErrnoException;
-  return `Could not connect to ${target.host}:${target.port}: ${e?.code ?? e?.message ?? 'error'}`;
+  const name = target.shownAs ?? `${target.host}:${target.port}`;
+  return `Could not connect to ${name}: ${e?.code ?? e?.message ?? 'error'}`;
 };
 
-export type TcpRelayOptions = {
-  backpressure: Backpressure;
-  idleTimeoutMs?: number;
-  maxInboundBytes?: number;
-  connectTimeoutMs?: number;
-};
+export type TcpRelayOptions = RelayLimits & { connectTimeoutMs?: number };
 
-export class TcpRelay {
+export class TcpRelay extends PipeRelay<Buffer> {
   private tcp: net.Socket | null = null;
   private connected = false;
-  private ended = false;
-  /** Client bytes not yet handed to the TCP socket. */
-  private queue: Buffer[] = [];
-  private queuedBytes = 0;
-  /** True while TCP's write buffer is full (until 'drain'). */
-  private writeBlocked = false;
-  private pollTimer: NodeJS.Timeout | null = null;
-  private idleTimer: NodeJS.Timeout | null = null;
-  private lastActivity = Date.now();
 
   constructor(
-    private readonly socket: RealtimeSocket<unknown>,
+    socket: RealtimeSocket<unknown>,
     private readonly target: TcpTarget,
     private readonly opts: TcpRelayOptions,
-  ) {}
+  ) {
+    super(socket, opts);
+  }
 
   start() {
-    const idleMs = this.opts.idleTimeoutMs ?? IDLE_TIMEOUT_MS;
-    this.idleTimer = setInterval(
-      () => {
-        if (Date.now() - this.lastActivity >= idleMs) this.fail('Idle timeout', TcpRelayClose.IDLE, false);
-      },
-      Math.max(50, Math.min(30_000, Math.floor(idleMs / 4))),
-    );
+    this.startIdleTimer();
     const tcp = net.connect({ host: this.target.host, port: this.target.port });
     this.tcp = tcp;
     tcp.setNoDelay(true);
@@ -118,20 +95,17 @@ export class TcpRelay {
     tcp.once('connect', () => {
       tcp.setTimeout(0);
       this.connected = true;
-      this.flush();
+      this.inbound.attach((chunk) => tcp.write(chunk));
     });
     tcp.on('data', (chunk: Buffer) => this.fromBackend(chunk));
-    tcp.on('drain', () => {
-      this.writeBlocked = false;
-      this.flush();
-    });
+    tcp.on('drain', () => this.inbound.drained());
     tcp.once('end', () => this.finish('Connection closed by the backend'));
     tcp.once('error', (err) =>
       this.fail(
         this.connected
           ? `Backend error: ${(err as NodeJS.ErrnoException).code ?? err.message}`
           : connectFailure(this.target, err),
-        TcpRelayClose.BAD_GATEWAY,
+        RelayClose.BAD_GATEWAY,
         true,
       ),
     );
@@ -141,79 +115,29 @@ export class TcpRelay {
   handle(data: SocketData, isBinary: boolean) {
     if (this.ended) return;
     if (!isBinary || typeof data === 'string')
-      return this.fail('Binary frames only', TcpRelayClose.BAD_FRAME, false);
+      return this.fail('Binary frames only', RelayClose.BAD_FRAME, false);
     if (data.length === 0) return;
-    this.lastActivity = Date.now();
-    if (this.queuedBytes + data.length > (this.opts.maxInboundBytes ?? MAX_INBOUND_BUFFER))
-      return this.fail('Backend is not reading fast enough', TcpRelayClose.SLOW_CONSUMER, false);
+    this.touch();
     // The transport may reuse its buffer after the callback returns.
-    this.queue.push(Buffer.from(data));
-    this.queuedBytes += data.length;
-    this.flush();
-  }
-
-  /** The socket went away: destroy the TCP side. */
-  close() {
-    if (this.ended) return;
-    this.ended = true;
-    this.teardown();
-  }
-
-  private flush() {
-    const tcp = this.tcp;
-    if (!tcp || !this.connected || this.ended) return;
-    while (this.queue.length > 0 && !this.writeBlocked) {
-      const chunk = this.queue.shift() as Buffer;
-      this.queuedBytes -= chunk.length;
-      if (!tcp.write(chunk)) this.writeBlocked = true;
-    }
+    this.forward(Buffer.from(data), 'Backend is not reading fast enough');
   }
 
   private fromBackend(chunk: Buffer) {
     if (this.ended || this.socket.closed) return;
-    this.lastActivity = Date.now();
+    this.touch();
     this.socket.send(chunk, true);
-    if (!this.pollTimer && this.socket.bufferedAmount > this.opts.backpressure.highWaterBytes) this.pause();
+    this.drain.check();
   }
 
-  /** Stops reading the backend until the client has taken most of what waits for it. */
-  private pause() {
-    const tcp = this.tcp;
-    if (!tcp) return;
-    tcp.pause();
-    this.pollTimer = setInterval(() => {
-      if (this.socket.closed) return this.close();
-      if (this.socket.bufferedAmount > this.opts.backpressure.lowWaterBytes) return;
-      if (this.pollTimer) clearInterval(this.pollTimer);
-      this.pollTimer = null;
-      if (!this.ended) tcp.resume();
-    }, this.opts.backpressure.pollMs);
+  protected pauseBackend() {
+    this.tcp?.pause();
   }
 
-  private fail(message: string, code: number, report: boolean) {
-    if (this.ended) return;
-    this.ended = true;
-    if (!this.socket.closed) {
-      if (report) this.socket.sendJson({ type: 'error', message });
-      this.socket.close(code, message.slice(0, 120));
-    }
-    this.teardown();
+  protected resumeBackend() {
+    this.tcp?.resume();
   }
 
-  private finish(reason: string) {
-    if (this.ended) return;
-    this.ended = true;
-    if (!this.socket.closed) this.socket.close(TcpRelayClose.ENDED, reason);
-    this.teardown();
-  }
-
-  private teardown() {
-    if (this.pollTimer) clearInterval(this.pollTimer);
-    if (this.idleTimer) clearInterval(this.idleTimer);
-    this.pollTimer = null;
-    this.idleTimer = null;
-    this.queue = [];
-    this.queuedBytes = 0;
+  protected destroyBackend() {
     this.tcp?.destroy();
     this.tcp = null;
   }

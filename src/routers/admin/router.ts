@@ -135,10 +135,14 @@ const notifications = router({
 const services = router({
   create: adminProcedure
     .input(ZCreateServiceInput)
-    .mutation(({ ctx, input }) => adminCreateService({ db: ctx.db, actor: ctx.actor, ...input })),
+    .mutation(({ ctx, input }) =>
+      adminCreateService({ db: ctx.db, box: ctx.deps.secretBox, actor: ctx.actor, ...input }),
+    ),
   update: adminProcedure
     .input(ZUpdateServiceInput)
-    .mutation(({ ctx, input }) => adminUpdateService({ db: ctx.db, actor: ctx.actor, ...input })),
+    .mutation(({ ctx, input }) =>
+      adminUpdateService({ db: ctx.db, box: ctx.deps.secretBox, actor: ctx.actor, ...input }),
+    ),
   delete: adminProcedure
     .input(ZServiceIdInput)
     .mutation(({ ctx, input }) => adminDeleteService({ db: ctx.db, actor: ctx.actor, ...input })),

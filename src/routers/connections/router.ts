@@ -11,7 +11,7 @@ import {
   updateConnection,
 } from '../../services/connections/connections';
 import { CONNECTION_TYPE_NAMES, describeConnectionTypes, ZPort } from '../../services/connections/types';
-import { ZDisplayName, ZIsoDate, ZSuccess } from '../fields';
+import { ZDisplayName, ZIsoDate, ZListPage, ZSuccess } from '../fields';
 import { authedProcedure, router } from '../trpc';
 
 const tags = ['Connections'];
@@ -64,9 +64,9 @@ export const connectionsRouter = router({
     .meta({
       openapi: { method: 'GET', path: '/api/connections', tags, summary: 'Your connections, pinned first' },
     })
-    .input(z.void())
-    .output(z.object({ connections: z.array(ZConnectionView) }))
-    .query(({ ctx }) => listConnections(deps(ctx))),
+    .input(ZListPage(200))
+    .output(z.object({ connections: z.array(ZConnectionView), total: z.number() }))
+    .query(({ ctx, input }) => listConnections({ ...deps(ctx), ...input })),
 
   create: authedProcedure
     .meta({ openapi: { method: 'POST', path: '/api/connections', tags, summary: 'Create a connection' } })
@@ -80,7 +80,9 @@ export const connectionsRouter = router({
       }),
     )
     .output(ZConnectionView)
-    .mutation(({ ctx, input }) => createConnection({ ...deps(ctx), ...input })),
+    .mutation(({ ctx, input }) =>
+      createConnection({ ...deps(ctx), ...input, maxConnections: ctx.deps.env.MAX_CONNECTIONS_PER_USER }),
+    ),
 
   get: authedProcedure
     .meta({

@@ -38,6 +38,8 @@ export const servicesRouter = router({
     .input(z.object({ id: ZId }))
     .output(ZServiceHealth)
     .query(async ({ ctx, input }) =>
-      serviceHealth(await findVisibleService(ctx.db, ctx.actor.scopes, input.id)),
+      serviceHealth(await findVisibleService(ctx.db, ctx.actor.scopes, input.id), {
+        terminalEnabled: ctx.deps.env.TERMINAL_ENABLED,
+      }),
     ),
 });

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { SERVICE_PLUGINS } from '../../services/connections/service-plugins';
 import { ZHost, ZPort } from '../../services/connections/types';
 import { accessScopeList, ZDisplayName } from '../fields';
 
@@ -7,12 +8,7 @@ import { accessScopeList, ZDisplayName } from '../fields';
 /** Extra scopes of a service: a comma-separated list of `access:<name>`; empty = category rules only. */
 export const ZServiceScopes = accessScopeList('scopes must be a comma-separated list of access:<name>');
 
-const ZPlugin = z
-  .string()
-  .trim()
-  .min(1)
-  .max(32)
-  .regex(/^[a-z0-9_]+$/);
+const ZPlugin = z.enum(SERVICE_PLUGINS);
 const ZPath = z
   .string()
   .trim()
@@ -30,9 +26,18 @@ const fields = {
   category: ZShort.nullable().optional(),
   scopes: ZServiceScopes.optional(),
   enabled: z.boolean().optional(),
+  /** ssh services: the login users connect with (secrets sealed, never shown again). */
+  login: z.record(z.string(), z.unknown()).nullable().optional(),
 };
 
-export const ZCreateServiceInput = z.object(fields);
+/** A `terminal` runs on the Portal host: it has no backend address (stored as localhost:0). */
+export const ZCreateServiceInput = z
+  .object({ ...fields, host: fields.host.optional(), port: fields.port.optional() })
+  .superRefine((v, ctx) => {
+    if (v.plugin === 'terminal') return;
+    if (v.host === undefined) ctx.addIssue({ code: 'custom', path: ['host'], message: 'host is required' });
+    if (v.port === undefined) ctx.addIssue({ code: 'custom', path: ['port'], message: 'port is required' });
+  });
 
 export const ZUpdateServiceInput = z.object({
   id: z.number().int().positive(),
@@ -45,6 +50,7 @@ export const ZUpdateServiceInput = z.object({
   category: fields.category,
   scopes: fields.scopes,
   enabled: fields.enabled,
+  login: fields.login,
 });
 
 export const ZServiceIdInput = z.object({ id: z.number().int().positive() });

@@ -7,7 +7,7 @@ import {
   listSshKeys,
   SSH_KEY_TYPES,
 } from '../../services/ssh-keys/ssh-keys';
-import { ZDisplayName, ZId, ZIsoDate, ZSuccess } from '../fields';
+import { ZDisplayName, ZId, ZIsoDate, ZListPage, ZSuccess } from '../fields';
 import { authedProcedure, router } from '../trpc';
 
 const tags = ['SSH keys'];
@@ -34,16 +34,22 @@ export const sshKeysRouter = router({
     .input(z.object({ name: ZDisplayName, key_type: z.enum(SSH_KEY_TYPES).default('ed25519') }))
     .output(ZSshKeyView.extend({ private_key: z.string() }))
     .mutation(({ ctx, input }) =>
-      createSshKey({ db: ctx.db, userId: ctx.actor.userId, name: input.name, keyType: input.key_type }),
+      createSshKey({
+        db: ctx.db,
+        userId: ctx.actor.userId,
+        name: input.name,
+        keyType: input.key_type,
+        maxKeys: ctx.deps.env.MAX_SSH_KEYS_PER_USER,
+      }),
     ),
 
   list: authedProcedure
     .meta({
       openapi: { method: 'GET', path: '/api/ssh-keys', tags, summary: 'Your SSH keys (public keys only)' },
     })
-    .input(z.void())
-    .output(z.object({ keys: z.array(ZSshKeyView) }))
-    .query(async ({ ctx }) => ({ keys: await listSshKeys(ctx.db, ctx.actor.userId) })),
+    .input(ZListPage(50))
+    .output(z.object({ keys: z.array(ZSshKeyView), total: z.number() }))
+    .query(({ ctx, input }) => listSshKeys(ctx.db, ctx.actor.userId, input)),
 
   authorizedKeys: authedProcedure
     .meta({

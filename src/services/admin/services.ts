@@ -1,9 +1,11 @@
 import { asc, eq } from 'drizzle-orm';
+import type { SecretBox } from '../../core/crypto';
 import { AppError } from '../../core/errors';
 import type { Db } from '../../db/client';
 import { services } from '../../db/schema';
 import { writeAudit } from '../audit/audit';
 import { auditActorOf } from '../auth/actor';
+import { nextServiceConfig, type ServiceLoginInput, serviceLoginView } from '../connections/service-login';
 import type { ServiceRow } from '../connections/shared-services';
 import { type AdminActor, inTransaction } from './hierarchy';
 
@@ -15,6 +17,7 @@ export type ServiceFields = {
   plugin: string;
   host: string;
   port: number;
+  login?: ServiceLoginInput;
   path?: string | null | undefined;
   icon?: string | null | undefined;
   category?: string | null | undefined;
@@ -34,13 +37,31 @@ export const adminServiceView = (row: ServiceRow) => ({
   category: row.category,
   scopes: row.scopes,
   enabled: row.enabled,
+  login: serviceLoginView(row),
+  healthy: row.healthy,
+  checked_at: row.checkedAt?.toISOString() ?? null,
   created_at: row.createdAt.toISOString(),
 });
 
-export function adminCreateService(opts: { db: Db; actor: AdminActor } & ServiceFields) {
-  const { db, actor, ...fields } = opts;
+/** A terminal has no backend address: it runs on the Portal host. */
+const TERMINAL_ENDPOINT = { host: 'localhost', port: 0 };
+
+type AdminDeps = { db: Db; box: SecretBox; actor: AdminActor };
+
+export function adminCreateService(
+  opts: AdminDeps &
+    Omit<ServiceFields, 'host' | 'port'> & { host?: string | undefined; port?: number | undefined },
+) {
+  const { db, box, actor, login, ...rest } = opts;
+  const endpoint =
+    rest.plugin === 'terminal' ? TERMINAL_ENDPOINT : { host: rest.host ?? '', port: rest.port ?? 0 };
+  const fields = { ...rest, ...endpoint };
+  const config = nextServiceConfig(box, fields, {}, login);
   return inTransaction(db, async (tx) => {
-    const [row] = await tx.insert(services).values(fields).returning();
+    const [row] = await tx
+      .insert(services)
+      .values({ ...fields, config })
+      .returning();
     const view = adminServiceView(row!);
     await writeAudit(tx, {
       actor: auditActorOf(actor),
@@ -53,23 +74,36 @@ export function adminCreateService(opts: { db: Db; actor: AdminActor } & Service
   });
 }
 
-export function adminUpdateService(opts: { db: Db; actor: AdminActor; id: number } & Partial<ServiceFields>) {
-  const { db, actor, id, ...fields } = opts;
-  const set = Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined));
+export function adminUpdateService(opts: AdminDeps & { id: number } & Partial<ServiceFields>) {
+  const { db, box, actor, id, login, ...fields } = opts;
+  const set: Partial<typeof services.$inferInsert> = Object.fromEntries(
+    Object.entries(fields).filter(([, v]) => v !== undefined),
+  );
   return inTransaction(db, async (tx) => {
+    const [current] = await tx.select().from(services).where(eq(services.id, id)).for('update');
+    if (!current) throw new AppError('NOT_FOUND', 'Service not found');
+    const next = { plugin: current.plugin, host: current.host, port: current.port, ...set };
+    // A changed plugin keeps no login it cannot use; a changed address keeps it (and the host
+    // key check starts afresh, since the key is recorded per host:port).
+    const stored = next.plugin === 'ssh' ? current.config : {};
+    const config = nextServiceConfig(box, next, stored, login);
+    if (config !== current.config) set.config = config;
     const [row] =
       Object.keys(set).length > 0
         ? await tx.update(services).set(set).where(eq(services.id, id)).returning()
-        : await tx.select().from(services).where(eq(services.id, id));
-    if (!row) throw new AppError('NOT_FOUND', 'Service not found');
+        : [current];
     await writeAudit(tx, {
       actor: auditActorOf(actor),
       action: 'service.update',
       targetType: 'service',
       targetId: id,
-      details: set,
+      // Never the login's secrets: only which login fields changed.
+      details: {
+        ...fields,
+        ...(login !== undefined && { login: login === null ? null : Object.keys(login) }),
+      },
     });
-    return adminServiceView(row);
+    return adminServiceView(row!);
   });
 }
 

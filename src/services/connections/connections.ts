@@ -3,6 +3,7 @@ import { randomToken, type SecretBox } from '../../core/crypto';
 import { AppError } from '../../core/errors';
 import type { Db } from '../../db/client';
 import { userConnections } from '../../db/schema';
+import { withinUserCap } from '../users/per-user-cap';
 import {
   mergeConfig,
   openConfig,
@@ -55,7 +56,9 @@ async function findOwned(db: Db, userId: number, id: string): Promise<Row> {
   return row;
 }
 
-const listRows = (db: Db, userId: number) =>
+type Page = { limit: number; offset: number };
+
+const listRows = (db: Db, userId: number, page: Page) =>
   db
     .select()
     .from(userConnections)
@@ -64,15 +67,22 @@ const listRows = (db: Db, userId: number) =>
       desc(userConnections.isPinned),
       asc(sql`lower(${userConnections.name})`),
       asc(userConnections.createdAt),
-    );
+      asc(userConnections.id),
+    )
+    .limit(page.limit)
+    .offset(page.offset);
 
 /**
  * Every user has the default "Web Browser" connection. It is created on the first list; the
  * partial unique index on (user_id) where is_default makes concurrent first lists insert it once.
  */
-export async function listConnections({ db, box, userId }: Deps) {
-  let rows = await listRows(db, userId);
-  if (!rows.some((r) => r.isDefault)) {
+export async function listConnections({ db, box, userId, ...page }: Deps & Page) {
+  const hasDefault = async () =>
+    (await db.$count(
+      userConnections,
+      and(eq(userConnections.userId, userId), eq(userConnections.isDefault, true)),
+    )) > 0;
+  if (!(await hasDefault())) {
     await db
       .insert(userConnections)
       .values({
@@ -86,9 +96,10 @@ export async function listConnections({ db, box, userId }: Deps) {
         isDefault: true,
       })
       .onConflictDoNothing();
-    rows = await listRows(db, userId);
   }
-  return { connections: rows.map(connectionView) };
+  const rows = await listRows(db, userId, page);
+  const total = await db.$count(userConnections, eq(userConnections.userId, userId));
+  return { connections: rows.map(connectionView), total };
 }
 
 export async function createConnection(
@@ -98,6 +109,8 @@ export async function createConnection(
     host: string;
     port?: number | undefined;
     config?: PlainConfig | undefined;
+    /** MAX_CONNECTIONS_PER_USER; the default Web Browser connection does not count. */
+    maxConnections: number;
   },
 ) {
   const endpoint = validateEndpoint(opts.type, {
@@ -105,18 +118,26 @@ export async function createConnection(
     port: opts.port,
     config: opts.config ?? {},
   });
-  const [row] = await opts.db
-    .insert(userConnections)
-    .values({
-      id: randomToken(12),
-      userId: opts.userId,
-      name: opts.name,
-      type: opts.type,
-      host: endpoint.host,
-      port: endpoint.port,
-      config: sealConfig(opts.box, opts.type, endpoint.config),
-    })
-    .returning();
+  const mine = and(eq(userConnections.userId, opts.userId), eq(userConnections.isDefault, false));
+  const [row] = await withinUserCap(opts.db, {
+    userId: opts.userId,
+    max: opts.maxConnections,
+    what: 'connections',
+    count: (tx) => tx.$count(userConnections, mine),
+    insert: (tx) =>
+      tx
+        .insert(userConnections)
+        .values({
+          id: randomToken(12),
+          userId: opts.userId,
+          name: opts.name,
+          type: opts.type,
+          host: endpoint.host,
+          port: endpoint.port,
+          config: sealConfig(opts.box, opts.type, endpoint.config),
+        })
+        .returning(),
+  });
   return connectionView(row!);
 }
 

@@ -3,6 +3,7 @@ import { AppError } from '../../core/errors';
 import type { Db } from '../../db/client';
 import { services } from '../../db/schema';
 import { checkEndpoint, type HealthResult } from './endpoint-health';
+import { isLocalPlugin } from './service-plugins';
 
 // Services of API.md §6: shared endpoints configured by admins, each visible to a user by the
 // user's service scopes (`access:*`, `access:<category>`) and the service's own extra scopes.
@@ -63,7 +64,14 @@ const HEALTH_TTL_MS = 10_000;
 const healthCache = new Map<number, { key: string; at: number; result: Promise<HealthResult> }>();
 
 /** Reachability of the backend, cached 10 s per service (and per address, so edits show at once). */
-export function serviceHealth(row: ServiceRow, now = Date.now()): Promise<HealthResult> {
+export function serviceHealth(
+  row: ServiceRow,
+  opts: { terminalEnabled: boolean },
+  now = Date.now(),
+): Promise<HealthResult> {
+  // A terminal is this host: it is up exactly when the operator turned it on.
+  if (isLocalPlugin(row.plugin))
+    return Promise.resolve({ healthy: opts.terminalEnabled, latency_ms: opts.terminalEnabled ? 0 : null });
   const key = `${row.plugin}|${row.host}|${row.port}`;
   const cached = healthCache.get(row.id);
   if (cached && cached.key === key && now - cached.at < HEALTH_TTL_MS) return cached.result;

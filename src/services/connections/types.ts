@@ -27,6 +27,23 @@ const urlPath = z
   .regex(/^\/[^\s]*$/)
   .meta({ description: 'Path on the server, starting with /' });
 
+function mediaForm() {
+  return form({
+    path: z.string().trim().max(255).meta({ description: 'Stream path' }).optional(),
+    username: username.optional(),
+    password: password.optional(),
+  });
+}
+
+function webForm() {
+  return form({
+    path: urlPath.optional(),
+    username: username.optional(),
+    password: password.optional(),
+    verify_tls: verifyTls.optional(),
+  });
+}
+
 /** Host and port are top-level columns of a connection but part of every type's form. */
 const form = <S extends z.ZodRawShape>(shape: S, portRequired = false) =>
   z.object({ host: ZHost, port: portRequired ? ZPort : ZPort.optional(), ...shape });
@@ -68,11 +85,14 @@ const schemas = {
       .optional(),
     path: urlPath.optional(),
   }),
-  mediamtx: form({
-    path: z.string().trim().max(255).meta({ description: 'Stream path' }).optional(),
-    username: username.optional(),
-    password: password.optional(),
-  }),
+  mediamtx: mediaForm(),
+  // Seed 002 routes `mediamtx, stream` to the media player: `stream` is the same connection.
+  stream: mediaForm(),
+  // Web panels (seed 002 "Embedded Browser": Home Assistant, Grafana, Portainer): http_proxy
+  // connections with the panel's default port and scheme.
+  home_assistant: webForm(),
+  grafana: webForm(),
+  portainer: webForm(),
   database: form({
     engine: z.enum(['postgresql', 'mysql', 'mariadb', 'mssql', 'mongodb']).optional(),
     database: z.string().trim().max(128).optional(),
@@ -89,6 +109,9 @@ const schemas = {
 
 export type ConnectionTypeName = keyof typeof schemas;
 
+/** The scheme the web proxy speaks to each web-panel preset (the rest of the http family is by type). */
+export const WEB_PANEL_SCHEMES = { home_assistant: 'http', grafana: 'http', portainer: 'https' } as const;
+
 type TypeInfo = { name: string; icon: string; default_port: number | null; plugin: string };
 
 const info: Record<ConnectionTypeName, TypeInfo> = {
@@ -103,6 +126,10 @@ const info: Record<ConnectionTypeName, TypeInfo> = {
   https: { name: 'Web (HTTPS)', icon: 'globe', default_port: 443, plugin: 'http_proxy' },
   http_proxy: { name: 'Web Browser', icon: 'globe', default_port: 443, plugin: 'http_proxy' },
   mediamtx: { name: 'Media Stream (MediaMTX)', icon: 'video', default_port: 8889, plugin: 'mediamtx' },
+  stream: { name: 'Media Stream', icon: 'video', default_port: 8889, plugin: 'mediamtx' },
+  home_assistant: { name: 'Home Assistant', icon: 'home', default_port: 8123, plugin: 'http_proxy' },
+  grafana: { name: 'Grafana', icon: 'chart', default_port: 3000, plugin: 'http_proxy' },
+  portainer: { name: 'Portainer', icon: 'box', default_port: 9443, plugin: 'http_proxy' },
   database: { name: 'Database', icon: 'database', default_port: 5432, plugin: 'tunnel' },
   redis: { name: 'Redis', icon: 'database', default_port: 6379, plugin: 'tunnel' },
   tcp_tunnel: { name: 'TCP Tunnel', icon: 'network', default_port: null, plugin: 'tunnel' },

@@ -1,4 +1,7 @@
+import { randomBytes } from 'node:crypto';
 import { posix } from 'node:path';
+import { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import type { SFTPWrapper, Stats } from 'ssh2';
 import type { SecretBox } from '../../core/crypto';
 import { AppError } from '../../core/errors';
@@ -10,6 +13,7 @@ import { connectSsh, loadSshTarget, sshAppError } from './ssh-session';
 
 export const MAX_READ_BYTES = 5 * 1024 * 1024;
 
+export type SftpDeps = Deps;
 type Deps = { db: Db; box: SecretBox; userId: number; connectionId: string };
 
 /** SFTP v3 status codes (ssh2's STATUS_CODE). */
@@ -52,7 +56,7 @@ async function withSftp<T>(deps: Deps, fn: (sftp: SFTPWrapper) => Promise<T>): P
   });
   let session: Awaited<ReturnType<typeof connectSsh>>;
   try {
-    session = await connectSsh(deps.db, target);
+    session = await connectSsh(target);
   } catch (err) {
     throw sshAppError(err);
   }
@@ -191,5 +195,72 @@ export async function deletePath(deps: Deps, path: string) {
       await call<void>((cb) => sftp.unlink(target, (err) => cb(err, undefined)));
     }
     return { success: true as const };
+  });
+}
+
+/** A file name for Content-Disposition and uploads: no separators, no control bytes, not `.`/`..`. */
+export function safeFileName(name: string): string | null {
+  const base = name.split(/[\\/]/).pop() ?? '';
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control bytes are what is refused
+  if (base === '' || base === '.' || base === '..' || /[\u0000-\u001f\u007f]/.test(base)) return null;
+  return base.length > 255 ? null : base;
+}
+
+/**
+ * Streams a remote file to `send` while the SSH session stays open; the session closes when
+ * `send` settles. Directories are 400, missing paths 404.
+ */
+export async function downloadFile(
+  deps: Deps,
+  path: string,
+  send: (file: { name: string; size: number; stream: NodeJS.ReadableStream }) => Promise<void>,
+) {
+  const file = normalizeRemotePath(path);
+  return withSftp(deps, async (sftp) => {
+    const stats = await call<Stats>((cb) => sftp.stat(file, cb));
+    if (typeOfMode(stats.mode ?? 0) === 'directory') throw new AppError('BAD_REQUEST', 'Path is a directory');
+    const name = safeFileName(posix.basename(file)) ?? 'download';
+    await send({ name, size: stats.size ?? 0, stream: sftp.createReadStream(file) });
+  });
+}
+
+/**
+ * Streams an upload into `dir/name` without holding it: the bytes go to a hidden temporary name
+ * first and are renamed into place only once complete, so a broken upload leaves no half file (an
+ * existing file of that name is replaced only then). More than `maxBytes` is 413.
+ */
+export async function uploadFile(
+  deps: Deps,
+  opts: { dir: string; name: string; source: NodeJS.ReadableStream; maxBytes: number },
+) {
+  const dir = normalizeRemotePath(opts.dir);
+  const name = safeFileName(opts.name);
+  if (!name || name !== opts.name) throw new AppError('BAD_REQUEST', 'Invalid file name');
+  const target = posix.join(dir, name);
+  const temp = posix.join(dir, `.${name}.${randomBytes(6).toString('hex')}.part`);
+  return withSftp(deps, async (sftp) => {
+    const stats = await call<Stats>((cb) => sftp.stat(dir, cb));
+    if (typeOfMode(stats.mode ?? 0) !== 'directory')
+      throw new AppError('BAD_REQUEST', 'path is not a directory');
+    let size = 0;
+    const limit = new Transform({
+      transform(chunk: Buffer, _enc, done) {
+        size += chunk.length;
+        if (size > opts.maxBytes) return done(new AppError('PAYLOAD_TOO_LARGE', 'File is too large'));
+        done(null, chunk);
+      },
+    });
+    try {
+      await pipeline(opts.source, limit, sftp.createWriteStream(temp));
+      const existing = await call<Stats>((cb) => sftp.lstat(target, cb)).catch(() => null);
+      if (existing && typeOfMode(existing.mode ?? 0) === 'directory')
+        throw new AppError('CONFLICT', 'A directory with this name exists');
+      if (existing) await call<void>((cb) => sftp.unlink(target, (err) => cb(err, undefined)));
+      await call<void>((cb) => sftp.rename(temp, target, (err) => cb(err, undefined)));
+    } catch (err) {
+      await call<void>((cb) => sftp.unlink(temp, () => cb(null, undefined)));
+      throw err;
+    }
+    return { success: true as const, path: target, size };
   });
 }

@@ -24,9 +24,11 @@ export type SshTarget = {
   passphrase?: string | undefined;
   /** The fingerprint recorded for this exact host:port, if any. */
   trustedFingerprint: string | null;
+  /** Stores the fingerprint seen on the first successful connect (trust on first use). */
+  recordHostKey(fingerprint: string): Promise<void>;
 };
 
-const endpointOf = (host: string, port: number) => `${host}:${port}`;
+export const endpointOf = (host: string, port: number) => `${host}:${port}`;
 
 /** `SHA256:<base64 without padding>`, as `ssh-keygen -l` prints it. */
 export const fingerprintOf = (hostKey: Buffer) =>
@@ -46,18 +48,43 @@ export async function loadSshTarget(
     .where(and(eq(userConnections.id, opts.id), eq(userConnections.userId, opts.userId)));
   if (!row) throw new AppError('NOT_FOUND', 'Connection not found');
   if (row.type !== 'ssh') throw new AppError('BAD_REQUEST', notSshMessage);
-  const config = openConfig(opts.box, 'ssh', row.config);
-  const str = (v: unknown) => (typeof v === 'string' && v.length > 0 ? v : undefined);
-  const endpoint = endpointOf(row.host, row.port);
-  return {
-    connectionId: row.id,
+  return sshTargetOf({
+    id: row.id,
     host: row.host,
     port: row.port,
+    config: openConfig(opts.box, 'ssh', row.config),
+    hostKey: { fingerprint: row.hostKeyFingerprint, endpoint: row.hostKeyEndpoint },
+    record: async (set) => {
+      await opts.db.update(userConnections).set(set).where(eq(userConnections.id, row.id));
+    },
+  });
+}
+
+type HostKeyColumns = { hostKeyFingerprint: string; hostKeyEndpoint: string };
+
+/** A target from an opened `ssh` config (a connection's or a service's) and its host key columns. */
+export function sshTargetOf(src: {
+  id: string;
+  host: string;
+  port: number;
+  config: Record<string, unknown>;
+  hostKey: { fingerprint: string | null; endpoint: string | null };
+  record(set: HostKeyColumns): Promise<void>;
+}): SshTarget {
+  const { config } = src;
+  const str = (v: unknown) => (typeof v === 'string' && v.length > 0 ? v : undefined);
+  const endpoint = endpointOf(src.host, src.port);
+  return {
+    connectionId: src.id,
+    host: src.host,
+    port: src.port,
     username: str(config.username) ?? '',
     password: str(config.password),
     privateKey: config.auth_method === 'password' ? undefined : str(config.private_key),
     passphrase: str(config.passphrase),
-    trustedFingerprint: row.hostKeyEndpoint === endpoint ? row.hostKeyFingerprint : null,
+    trustedFingerprint: src.hostKey.endpoint === endpoint ? src.hostKey.fingerprint : null,
+    recordHostKey: (fingerprint) =>
+      src.record({ hostKeyFingerprint: fingerprint, hostKeyEndpoint: endpoint }),
   };
 }
 
@@ -86,7 +113,6 @@ export function sshAppError(err: unknown): AppError {
  * fingerprint is recorded; later connects must present the same key.
  */
 export function connectSsh(
-  db: Db,
   target: SshTarget,
   opts: { readyTimeoutMs?: number } = {},
 ): Promise<{ client: SshClient; fingerprint: string }> {
@@ -104,12 +130,7 @@ export function connectSsh(
     client.once('ready', async () => {
       if (settled) return;
       try {
-        if (!target.trustedFingerprint && seen) {
-          await db
-            .update(userConnections)
-            .set({ hostKeyFingerprint: seen, hostKeyEndpoint: endpointOf(target.host, target.port) })
-            .where(eq(userConnections.id, target.connectionId));
-        }
+        if (!target.trustedFingerprint && seen) await target.recordHostKey(seen);
       } catch (err) {
         client.end();
         settled = true;

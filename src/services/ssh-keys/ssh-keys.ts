@@ -4,6 +4,7 @@ import ssh2 from 'ssh2';
 import { AppError } from '../../core/errors';
 import type { Db } from '../../db/client';
 import { sshKeys } from '../../db/schema';
+import { withinUserCap } from '../users/per-user-cap';
 
 // ssh2 is CommonJS: Node's ESM loader exposes only its default export.
 const { utils } = ssh2;
@@ -43,28 +44,48 @@ function generate(type: SshKeyType, comment: string): Promise<{ private: string;
   });
 }
 
-export async function createSshKey(opts: { db: Db; userId: number; name: string; keyType: SshKeyType }) {
+export async function createSshKey(opts: {
+  db: Db;
+  userId: number;
+  name: string;
+  keyType: SshKeyType;
+  maxKeys: number;
+}) {
   // The comment ends the authorized_keys line: no control characters may reach it.
   const comment = opts.name.replace(/[\p{Cc}\p{Zl}\p{Zp}]/gu, ' ').trim();
   const pair = await generate(opts.keyType, comment);
   // `type base64` only; the name is shown separately and added as the comment in authorized_keys.
   const publicKey = pair.public.trim().split(' ').slice(0, 2).join(' ');
-  const [row] = await opts.db
-    .insert(sshKeys)
-    .values({
-      userId: opts.userId,
-      name: opts.name,
-      keyType: opts.keyType,
-      publicKey,
-      fingerprint: fingerprintOf(publicKey),
-    })
-    .returning();
+  const [row] = await withinUserCap(opts.db, {
+    userId: opts.userId,
+    max: opts.maxKeys,
+    what: 'SSH keys',
+    count: (tx) => tx.$count(sshKeys, eq(sshKeys.userId, opts.userId)),
+    insert: (tx) =>
+      tx
+        .insert(sshKeys)
+        .values({
+          userId: opts.userId,
+          name: opts.name,
+          keyType: opts.keyType,
+          publicKey,
+          fingerprint: fingerprintOf(publicKey),
+        })
+        .returning(),
+  });
   return { ...sshKeyView(row!), private_key: pair.private };
 }
 
-export async function listSshKeys(db: Db, userId: number) {
-  const rows = await db.select().from(sshKeys).where(eq(sshKeys.userId, userId)).orderBy(asc(sshKeys.id));
-  return rows.map(sshKeyView);
+export async function listSshKeys(db: Db, userId: number, page: { limit: number; offset: number }) {
+  const mine = eq(sshKeys.userId, userId);
+  const rows = await db
+    .select()
+    .from(sshKeys)
+    .where(mine)
+    .orderBy(asc(sshKeys.id))
+    .limit(page.limit)
+    .offset(page.offset);
+  return { keys: rows.map(sshKeyView), total: await db.$count(sshKeys, mine) };
 }
 
 export async function getSshKey(db: Db, userId: number, id: number) {
@@ -86,7 +107,9 @@ export async function deleteSshKey(db: Db, userId: number, id: number) {
 
 /** One `type base64 name` line per key, newline-terminated (the authorized_keys format). */
 export async function authorizedKeys(db: Db, userId: number) {
-  const keys = await listSshKeys(db, userId);
+  const keys = (
+    await db.select().from(sshKeys).where(eq(sshKeys.userId, userId)).orderBy(asc(sshKeys.id))
+  ).map(sshKeyView);
   const comment = (name: string) => name.replace(/[\p{Cc}\p{Zl}\p{Zp}]/gu, ' ').trim();
   return keys.map((k) => `${k.public_key} ${comment(k.name)}\n`).join('');
 }
