@@ -22,7 +22,10 @@ let connId: string;
 const keys = newKeyPair();
 
 beforeAll(async () => {
-  server = await startTestServer({ env: { RATE_LIMIT_LOGIN: '100000', RATE_LIMIT_AUTH: '100000' } });
+  server = await startTestServer({
+    // Room for the 6 MB round trip below, not for the 9 MB upload that must be refused.
+    env: { RATE_LIMIT_LOGIN: '100000', RATE_LIMIT_AUTH: '100000', SFTP_UPLOAD_MAX_BYTES: '8000000' },
+  });
   root = makeTempDir();
   fs.mkdirSync(join(root, 'docs'));
   fs.writeFileSync(join(root, 'docs', 'readme.txt'), 'hello sftp\n');
@@ -271,6 +274,14 @@ describe('sftp streamed transfers', () => {
     });
     await waitFor(() => !fs.readdirSync(join(root, 'docs')).some((n) => n.includes('broken')));
     expect(fs.existsSync(join(root, 'docs', 'broken.bin'))).toBe(false);
+  });
+
+  it('refuses an upload past SFTP_UPLOAD_MAX_BYTES with 413 and keeps nothing of it', async () => {
+    const big = await upload(form('/docs', randomBytes(9_000_000), 'huge.bin'));
+    expect(big.status).toBe(413);
+    expect(await errorOf(big)).toBe('File is too large');
+    await waitFor(() => !fs.readdirSync(join(root, 'docs')).some((n) => n.includes('huge')));
+    expect(fs.existsSync(join(root, 'docs', 'huge.bin'))).toBe(false);
   });
 
   it('refuses bad names, traversal, a missing path field, a file as the directory and other users', async () => {
