@@ -1,14 +1,11 @@
 import { eq, sql } from 'drizzle-orm';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { blocks, matchHistory, matchQueue, roomMembers, rooms, users } from '../../src/db/schema';
-import { createCaller } from '../../src/routers/_app';
-import { createContextInner } from '../../src/routers/context';
-import { SYSTEM_ACTOR } from '../../src/services/auth/actor';
 import { createSession } from '../../src/services/auth/sessions';
 import { ROOM_EVENTS_TOPIC } from '../../src/services/rooms/events';
 import { api, uniqueName } from '../helpers/identity';
 import { closePortalClients, openPortal, portalUrl, waitFor } from '../helpers/portal-client';
-import { startTestServer, type TestServer } from '../helpers/server';
+import { adminCaller, startTestServer, type TestServer } from '../helpers/server';
 
 // 1-on-1 matchmaking (API.md §5) as clients use it: real HTTP calls, `match_found` on real
 // /ws/portal sockets, a real database (PGlite, or PostgreSQL with TEST_DATABASE_URL). Two nodes
@@ -54,15 +51,7 @@ function harness(env: Record<string, string>) {
     expect((await socket.next()).type).toBe('ready');
     return socket;
   }
-  const admin = () =>
-    createCaller(
-      createContextInner({
-        deps: ctx.server.deps,
-        transport: 'cli',
-        ip: 'cli',
-        auth: { actor: SYSTEM_ACTOR, rateSubject: 'cli' },
-      }),
-    ).admin;
+  const admin = () => adminCaller(ctx.server);
   return { ctx, db, member, call, enqueue, status, connected, admin };
 }
 

@@ -3,15 +3,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLocalBus } from '../../src/core/bus';
 import { describeError } from '../../src/core/errors';
 import { announcements, auditLog, notifications, users } from '../../src/db/schema';
-import { createCaller } from '../../src/routers/_app';
-import { createContextInner } from '../../src/routers/context';
-import { SYSTEM_ACTOR } from '../../src/services/auth/actor';
 import { createSession } from '../../src/services/auth/sessions';
 import { currentTotp } from '../../src/services/auth/totp';
 import { notify } from '../../src/services/notifications/notify';
 import { notifySecurity, securityNotice } from '../../src/services/notifications/security';
 import { api, makeBot, makeUser, signIn, uniqueName } from '../helpers/identity';
-import { startTestServer, type TestServer } from '../helpers/server';
+import { adminCaller, startTestServer, type TestServer } from '../helpers/server';
 
 // The notifications inbox of API.md §4 over real HTTP, on both path families, and the sources that
 // create notifications: sign-ins, password/2FA/API-key changes, moderation, announcements, admins.
@@ -28,15 +25,7 @@ afterAll(() => server?.close());
 const db = () => server.deps.database.db;
 const push = () => ({ db: db(), bus: server.deps.bus, log: server.deps.log });
 
-const admin = () =>
-  createCaller(
-    createContextInner({
-      deps: server.deps,
-      transport: 'cli',
-      ip: 'cli',
-      auth: { actor: SYSTEM_ACTOR, rateSubject: 'cli' },
-    }),
-  ).admin;
+const admin = () => adminCaller(server);
 
 /** A user with a session token (no sign-in, so no `security` notification to start with). */
 async function member() {

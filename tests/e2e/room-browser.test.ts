@@ -5,9 +5,6 @@ import type { AddressInfo } from 'node:net';
 import { eq } from 'drizzle-orm';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { rooms } from '../../src/db/schema';
-import { createCaller } from '../../src/routers/_app';
-import { createContextInner } from '../../src/routers/context';
-import { SYSTEM_ACTOR } from '../../src/services/auth/actor';
 import { chromiumSkipReason, descendantPids } from '../helpers/chromium';
 import { api, makeUser, signIn } from '../helpers/identity';
 import {
@@ -17,7 +14,7 @@ import {
   portalUrl,
   waitFor,
 } from '../helpers/portal-client';
-import { startTestServer, type TestServer } from '../helpers/server';
+import { adminCaller, startTestServer, type TestServer } from '../helpers/server';
 
 // A room's shared browser against real Chromium (API.md §5, §9): start on a page this test serves,
 // the JPEG screen over HTTP and as live frames over /ws/portal, input only from the member in
@@ -143,15 +140,7 @@ describe.skipIf(skipReason !== undefined)('room browser on Chromium', () => {
   };
   const roomRow = async (id: number) =>
     (await server.deps.database.db.select().from(rooms).where(eq(rooms.id, id)))[0];
-  const admin = () =>
-    createCaller(
-      createContextInner({
-        deps: server.deps,
-        transport: 'cli',
-        ip: 'cli',
-        auth: { actor: SYSTEM_ACTOR, rateSubject: 'cli' },
-      }),
-    ).admin;
+  const admin = () => adminCaller(server);
   /** A room of `owner` (an Admin) on `path` of the test page server, with `members` joined. */
   async function roomOn(
     owner: Person,

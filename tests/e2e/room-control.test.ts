@@ -3,14 +3,11 @@ import type { AddressInfo } from 'node:net';
 import { eq } from 'drizzle-orm';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { rooms } from '../../src/db/schema';
-import { createCaller } from '../../src/routers/_app';
-import { createContextInner } from '../../src/routers/context';
-import { SYSTEM_ACTOR } from '../../src/services/auth/actor';
 import { chromiumSkipReason } from '../helpers/chromium';
 import { api } from '../helpers/identity';
 import { closePortalClients, type Message, type PortalClient } from '../helpers/portal-client';
 import { ok, type Person, roomKit } from '../helpers/rooms';
-import { NO_REQUEST_LIMITS, startTestServer, type TestServer } from '../helpers/server';
+import { adminCaller, NO_REQUEST_LIMITS, startTestServer, type TestServer } from '../helpers/server';
 
 // Control handover of a room's browser (API.md §9) against real Chromium: release, give and take
 // within the hierarchy, a racing give and take resolving to one winner, and a holder losing
@@ -51,15 +48,7 @@ describe.skipIf(skipReason !== undefined)('control of a room browser', () => {
   const call = (who: Person, method: string, path: string, body?: unknown) =>
     api(server, method, path, { token: who.token, ...(body !== undefined && { body }) });
 
-  const admin = () =>
-    createCaller(
-      createContextInner({
-        deps: server.deps,
-        transport: 'cli',
-        ip: 'cli',
-        auth: { actor: SYSTEM_ACTOR, rateSubject: 'cli' },
-      }),
-    ).admin;
+  const admin = () => adminCaller(server);
 
   const holderInDb = async (roomId: number) => {
     const [row] = await server.deps.database.db

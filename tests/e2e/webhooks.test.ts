@@ -1,9 +1,6 @@
 import { createHmac } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createCaller } from '../../src/routers/_app';
-import { createContextInner } from '../../src/routers/context';
-import { SYSTEM_ACTOR } from '../../src/services/auth/actor';
 import { inviteCodeFor } from '../../src/services/auth/invite-code';
 import { drain, joinChannel, openChat, publicChannel } from '../helpers/chat-client';
 import { dumpAllTables } from '../helpers/database';
@@ -12,7 +9,7 @@ import { api, signIn } from '../helpers/identity';
 import { closePortalClients, waitFor } from '../helpers/portal-client';
 import { fitInOneMinuteWindow, fitInWindow } from '../helpers/rate-window';
 import { type Json, ok, type Person, refused, roomKit } from '../helpers/rooms';
-import { NO_REQUEST_LIMITS, startTestServer, type TestServer } from '../helpers/server';
+import { adminCaller, NO_REQUEST_LIMITS, startTestServer, type TestServer } from '../helpers/server';
 
 // Webhooks of API.md §8 (seed 002) against a real HTTPS receiver with a self-signed certificate,
 // trusted through the test-only WEBHOOK_TEST_CA_FILE (and WEBHOOK_TEST_ALLOW_LOOPBACK, since the
@@ -239,14 +236,7 @@ describe.skipIf(skipReason !== undefined)('the admin router (CLI)', () => {
     const admin = await person(2);
     const path = `/${unique('cli')}`;
     const hook = await outgoing(admin, path);
-    const cli = createCaller(
-      createContextInner({
-        deps: server.deps,
-        transport: 'cli',
-        ip: 'cli',
-        auth: { actor: SYSTEM_ACTOR, rateSubject: 'cli' },
-      }),
-    ).admin.webhooks;
+    const cli = adminCaller(server).webhooks;
     expect((await cli.list()).webhooks.find((w) => w.id === hook.id)).toMatchObject({
       owner_username: admin.username,
       enabled: true,

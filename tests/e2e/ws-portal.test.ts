@@ -7,10 +7,7 @@ import { createLogger } from '../../src/core/log';
 import { registerPortalHub } from '../../src/realtime/portal/hub';
 import { ONLINE_USERS_SET, PRESENCE_TOPIC } from '../../src/realtime/portal/protocol';
 import { createTransport } from '../../src/realtime/transport';
-import { createCaller } from '../../src/routers/_app';
-import { createContextInner } from '../../src/routers/context';
 import type { RunningServer } from '../../src/server';
-import { SYSTEM_ACTOR } from '../../src/services/auth/actor';
 import { createApiKey } from '../../src/services/auth/api-keys';
 import { createSession } from '../../src/services/auth/sessions';
 import { notify } from '../../src/services/notifications/notify';
@@ -18,7 +15,7 @@ import { type Cluster, clusterSkipReason, startCluster } from '../helpers/cluste
 import { testEnvVars } from '../helpers/env';
 import { api, makeUser, uniqueName } from '../helpers/identity';
 import { closePortalClients, openPortal as open, waitFor } from '../helpers/portal-client';
-import { startTestServer, type TestServer } from '../helpers/server';
+import { adminCaller, startTestServer, type TestServer } from '../helpers/server';
 import { runToExit } from '../helpers/spawn';
 
 // /ws/portal as clients use it (API.md §9): real sockets against a real server and database.
@@ -41,15 +38,7 @@ const wsUrl = (server: { url: string }) => `${server.url.replace('http', 'ws')}/
 
 afterEach(closePortalClients);
 
-const adminOf = (server: RunningServer) =>
-  createCaller(
-    createContextInner({
-      deps: server.deps,
-      transport: 'cli',
-      ip: 'cli',
-      auth: { actor: SYSTEM_ACTOR, rateSubject: 'cli' },
-    }),
-  ).admin;
+const adminOf = (server: RunningServer) => adminCaller(server);
 
 // The hub only sees the transport wrapper; both transports must carry it the same way.
 describe.each(['uws', 'ws'] as const)('/ws/portal on one node (%s transport)', (kind) => {

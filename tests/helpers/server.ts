@@ -1,6 +1,9 @@
 import type { AnyRouter } from '@trpc/server';
 import { createLogger, type Logger } from '../../src/core/log';
+import { createCaller } from '../../src/routers/_app';
+import { createContextInner } from '../../src/routers/context';
 import { type RunningServer, startServer } from '../../src/server';
+import { SYSTEM_ACTOR } from '../../src/services/auth/actor';
 import { createTestDatabaseUrl } from './database';
 import { makeTempDir, removeDir, testEnv } from './env';
 
@@ -34,3 +37,15 @@ export const NO_REQUEST_LIMITS = {
   RATE_LIMIT_AUTH: '100000',
   RATE_LIMIT_PUBLIC: '100000',
 } as const;
+
+/** The admin router as the admin CLI calls it: in-process, as the built-in system owner. */
+export function adminCaller(server: Pick<RunningServer, 'deps'>) {
+  return createCaller(
+    createContextInner({
+      deps: server.deps,
+      transport: 'cli',
+      ip: 'cli',
+      auth: { actor: SYSTEM_ACTOR, rateSubject: 'cli' },
+    }),
+  ).admin;
+}
