@@ -4,7 +4,6 @@ import { CHAT_EVENTS_TOPIC, type ChatBusMessage } from '../../services/chat/even
 import type { ChatDeps } from '../../services/chat/types';
 import { createJsonHub, type JsonHub } from '../json-hub';
 import { definePortalHandler, type PortalHandler, type PortalSocket } from '../portal/handlers';
-import { CloseCode } from '../protocol';
 import type { RealtimeTransport } from '../types';
 import { createDmDelivery } from './dm-delivery';
 import { registerBlockHandlers } from './handlers/blocks';
@@ -46,31 +45,23 @@ export async function registerChatHub(opts: {
   const presence = await createChannelPresence({ bus: deps.bus, log, nodeId: randomUUID() });
   const sockets = createChatSockets({ transport, presence, deps: chatDeps });
   const dm = await createDmDelivery({ transport, bus: deps.bus, deps: chatDeps, log, nodeId: randomUUID() });
-  // Upgrades with a credential are capped by the transport; this also covers first-message auth.
-  const perUser = new Map<number, number>();
-
   const core = createJsonHub({
     transport,
     pattern: CHAT_PATH,
     authDeps: { db: deps.database.db, secretKey: deps.secretKey },
+    bus: deps.bus,
+    log,
+    maxSocketsPerUser: deps.env.WS_MAX_SOCKETS_PER_USER,
+    maxPendingFrames: deps.env.WS_MAX_PENDING_FRAMES,
     scopeGroup: 'chat',
     limitPrefix: 'chat:',
     authTimeoutMs: opts.authTimeoutMs ?? ChatTiming.AUTH_TIMEOUT_MS,
-    attach(socket, user) {
-      const open = perUser.get(user.userId) ?? 0;
-      if (open >= deps.env.WS_MAX_SOCKETS_PER_USER) {
-        socket.close(CloseCode.RATE_LIMITED, 'Too many connections');
-        return;
-      }
-      perUser.set(user.userId, open + 1);
+    async attach(socket, user) {
       socket.subscribe(ALL_TOPIC);
       socket.sendJson({ type: ChatServerType.READY, user: { id: user.userId, username: user.username } });
-      void dm.attach(socket, user);
+      await dm.attach(socket, user);
     },
     detach(socket, user) {
-      const open = (perUser.get(user.userId) ?? 1) - 1;
-      if (open > 0) perUser.set(user.userId, open);
-      else perUser.delete(user.userId);
       return sockets.drop(socket, user);
     },
     // Error frames are the seed's `{type:"error", message}` and nothing more.
@@ -88,6 +79,7 @@ export async function registerChatHub(opts: {
       await unsubscribe().catch(() => {});
       await dm.close();
       presence.close();
+      core.stopTimers();
     },
   };
   const context = { hub, deps: chatDeps, sockets };
