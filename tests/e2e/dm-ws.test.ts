@@ -336,7 +336,7 @@ describe('notifications, search and voice', () => {
     await ws.close();
     // Offline again: the next message notifies, and only it was added since the first.
     await waitFor(
-      async () => (await server.deps.bus.presenceCount(`chat-online:${bob.id}`)) === 0,
+      async () => !(await server.deps.bus.presenceMembers('online-users')).includes(String(bob.id)),
       'bob offline',
     );
     await send(alice, id, 'back offline');

@@ -1,17 +1,15 @@
 import type { Bus } from '../../core/bus/types';
 import type { ChatDeps } from '../../services/chat/types';
-import { chatOnlineSet, DM_EVENTS_TOPIC, type DmBusMessage } from '../../services/dm/events';
+import { DM_EVENTS_TOPIC, type DmBusMessage } from '../../services/dm/events';
 import { listConversations } from '../../services/dm/list';
 import type { PortalUser } from '../portal/auth';
 import type { PortalSocket } from '../portal/handlers';
 import type { RealtimeTransport } from '../types';
-import { ChatTiming } from './protocol';
 
 // DM frames target users: every authenticated /ws/chat socket subscribes to its user's transport
 // topic at attach time, and each node turns the Bus's `dm.events` into one transport publish per
-// user (a no-op on nodes that hold none of their sockets). The same attach/detach keeps the
-// per-user presence set `chat-online:<id>` (members: node ids) that DM notifications consult to
-// decide who is offline on /ws/chat, cluster-wide, in one O(1) lookup per recipient.
+// user (a no-op on nodes that hold none of their sockets). Who is online at all (for DM
+// notifications) is the `online-users` presence set both hubs keep.
 
 /** Transport topic of one user's /ws/chat sockets on this node. */
 export const chatUserTopic = (userId: number) => `chat:user:${userId}`;
@@ -23,21 +21,10 @@ export async function createDmDelivery(opts: {
   bus: Bus;
   deps: ChatDeps;
   log: Log;
-  nodeId: string;
 }) {
-  const { transport, bus, deps, log, nodeId } = opts;
+  const { transport, bus, deps, log } = opts;
   /** user id → sockets this node holds. */
   const local = new Map<number, Set<PortalSocket>>();
-
-  const add = (userId: number) =>
-    bus
-      .presenceAdd(chatOnlineSet(userId), nodeId, ChatTiming.PRESENCE_TTL_MS)
-      .catch((err: unknown) => log.warn({ err, user_id: userId }, 'chat presence add failed'));
-
-  const timer = setInterval(() => {
-    for (const userId of local.keys()) void add(userId);
-  }, ChatTiming.PRESENCE_REFRESH_MS);
-  timer.unref();
 
   const unsubscribe = await bus.subscribe(DM_EVENTS_TOPIC, (raw) => {
     const { user_ids, frame } = raw as DmBusMessage;
@@ -58,7 +45,6 @@ export async function createDmDelivery(opts: {
         local.set(user.userId, mine);
       }
       mine.add(socket);
-      if (mine.size === 1) await add(user.userId);
       try {
         const list = await listConversations(deps, user.userId);
         socket.sendJson({ type: 'dm_conversations_list', ...list });
@@ -67,18 +53,13 @@ export async function createDmDelivery(opts: {
       }
     },
 
-    /** Sockets closed without an attach (refused by the cap) are not counted. */
-    async detach(socket: PortalSocket, user: PortalUser) {
+    detach(socket: PortalSocket, user: PortalUser) {
       const mine = local.get(user.userId);
       if (!mine?.delete(socket) || mine.size > 0) return;
       local.delete(user.userId);
-      await bus
-        .presenceRemove(chatOnlineSet(user.userId), nodeId)
-        .catch((err: unknown) => log.warn({ err, user_id: user.userId }, 'chat presence remove failed'));
     },
 
     async close() {
-      clearInterval(timer);
       await unsubscribe().catch(() => {});
     },
   };

@@ -4,6 +4,7 @@ import { CHAT_EVENTS_TOPIC, type ChatBusMessage } from '../../services/chat/even
 import type { ChatDeps } from '../../services/chat/types';
 import { createJsonHub, type JsonHub } from '../json-hub';
 import { definePortalHandler, type PortalHandler, type PortalSocket } from '../portal/handlers';
+import { createLocalPresence } from '../portal/presence';
 import type { RealtimeTransport } from '../types';
 import { createDmDelivery } from './dm-delivery';
 import { registerBlockHandlers } from './handlers/blocks';
@@ -44,7 +45,10 @@ export async function registerChatHub(opts: {
   };
   const presence = await createChannelPresence({ bus: deps.bus, log, nodeId: randomUUID() });
   const sockets = createChatSockets({ transport, presence, deps: chatDeps });
-  const dm = await createDmDelivery({ transport, bus: deps.bus, deps: chatDeps, log, nodeId: randomUUID() });
+  const dm = await createDmDelivery({ transport, bus: deps.bus, deps: chatDeps, log });
+  // `online_users` of GET /api/stats counts users in chat too: the same set as /ws/portal's, so a
+  // user on both counts once, and either hub's last socket leaving keeps the other's entry.
+  const online = await createLocalPresence({ bus: deps.bus, log });
   const core = createJsonHub({
     transport,
     pattern: CHAT_PATH,
@@ -58,11 +62,13 @@ export async function registerChatHub(opts: {
     authTimeoutMs: opts.authTimeoutMs ?? ChatTiming.AUTH_TIMEOUT_MS,
     async attach(socket, user) {
       socket.subscribe(ALL_TOPIC);
+      await online.join(user.userId, socket);
       socket.sendJson({ type: ChatServerType.READY, user: { id: user.userId, username: user.username } });
       await dm.attach(socket, user);
     },
-    detach(socket, user) {
-      return sockets.drop(socket, user);
+    async detach(socket, user) {
+      await sockets.drop(socket, user);
+      await online.leave(user.userId, socket);
     },
     // Error frames are the seed's `{type:"error", message}` and nothing more.
     errorFrame: (message) => ({ type: ChatServerType.ERROR, message }),
@@ -78,6 +84,7 @@ export async function registerChatHub(opts: {
       await voice.close().catch(() => {});
       await unsubscribe().catch(() => {});
       await dm.close();
+      await online.close();
       presence.close();
       core.stopTimers();
     },

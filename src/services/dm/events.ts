@@ -11,12 +11,6 @@ export type DmBusMessage = {
   frame: ChatFrame;
 };
 
-/**
- * Cluster-wide "has a /ws/chat socket" marker of one user: a presence set per user whose members
- * are the ids of the nodes holding a socket for them (refreshed while connected, TTL otherwise).
- */
-export const chatOnlineSet = (userId: number) => `chat-online:${userId}`;
-
 /** Publishes a frame to these users' /ws/chat sockets on every node; a Bus outage costs the push only. */
 export async function publishDmEvent(deps: Pick<DmDeps, 'bus' | 'log'>, message: DmBusMessage) {
   if (message.user_ids.length === 0) return;
