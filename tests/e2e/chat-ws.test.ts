@@ -6,7 +6,7 @@ import { clusterSkipReason, startCluster } from '../helpers/cluster';
 import { dumpAllTables } from '../helpers/database';
 import { api } from '../helpers/identity';
 import { closePortalClients, openPortal, waitFor } from '../helpers/portal-client';
-import { fitInWindow } from '../helpers/rate-window';
+import { lateInWindow } from '../helpers/rate-window';
 import { ISO, ok, refused, roomKit } from '../helpers/rooms';
 import { NO_REQUEST_LIMITS, startTestServer, type TestServer } from '../helpers/server';
 
@@ -224,8 +224,6 @@ describe('message', () => {
   it('allows 5 messages per 5 seconds, then answers with the exact error and stores nothing', async () => {
     const { channel, people } = await setup(1);
     const ws = people[0]!.ws;
-    // The 5 s windows are aligned to the epoch: the burst must not straddle two of them.
-    await fitInWindow(5_000, 2_500);
     for (let i = 0; i < 6; i++) ws.send({ type: 'message', channel: channel.name, message: `burst ${i}` });
     const error = await ws.nextOf('error');
     expect(error).toEqual({ type: 'error', message: "Slow down! You're sending messages too fast." });
@@ -236,6 +234,19 @@ describe('message', () => {
     expect(await db().select().from(chatMessages).where(eq(chatMessages.channelId, channel.id))).toHaveLength(
       5,
     );
+  });
+
+  it('counts a sliding 5 s: five before an epoch boundary leave no room just after it', async () => {
+    const { channel, people } = await setup(1);
+    const ws = people[0]!.ws;
+    const boundary = await lateInWindow(5_000, 1_500);
+    for (let i = 0; i < 5; i++) ws.send({ type: 'message', channel: channel.name, message: `late ${i}` });
+    for (let i = 0; i < 5; i++) await ws.nextOf('message');
+    await boundary();
+    ws.send({ type: 'message', channel: channel.name, message: 'just after the boundary' });
+    await expectError(ws, "Slow down! You're sending messages too fast.");
+    const stored = await db().select().from(chatMessages).where(eq(chatMessages.channelId, channel.id));
+    expect(stored).toHaveLength(5);
   });
 
   it('takes messages in readonly channels from moderators+ only', async () => {

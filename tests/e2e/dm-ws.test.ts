@@ -13,7 +13,7 @@ import {
   portalUrl,
   waitFor,
 } from '../helpers/portal-client';
-import { fitInWindow } from '../helpers/rate-window';
+import { lateInWindow } from '../helpers/rate-window';
 import { ISO, type Json, ok, type Person, roomKit } from '../helpers/rooms';
 import { NO_REQUEST_LIMITS, startTestServer, type TestServer } from '../helpers/server';
 
@@ -166,8 +166,6 @@ describe('dm_message', () => {
 
   it('allows 5 messages per 5 seconds, then answers with the exact error', async () => {
     const { alice, id } = await pair();
-    // The 5 s windows are aligned to the epoch: the burst must not straddle two of them.
-    await fitInWindow(5_000, 2_500);
     for (let i = 0; i < 6; i++)
       alice.ws.send({ type: 'dm_message', conversation_id: id, message: `burst ${i}` });
     expect(await alice.ws.nextOf('error')).toEqual({
@@ -179,6 +177,44 @@ describe('dm_message', () => {
     expect(stored).toHaveLength(5);
     const texts = stored.sort((a, b) => a.id - b.id).map((m) => server.deps.secretBox.decrypt(m.text));
     expect(texts).toEqual([0, 1, 2, 3, 4].map((i) => `burst ${i}`));
+  });
+});
+
+describe('the DM send limit', () => {
+  it('shares the sliding chat budget of CHAT_RATE_* with channels, across an epoch boundary', async () => {
+    const { alice, id } = await pair();
+    const ws = await openChat(server, alice.token);
+    await ws.nextOf('dm_conversations_list');
+    ws.send({ type: 'join', channel: 'general' });
+    await ws.nextOf('users');
+    const boundary = await lateInWindow(5_000, 1_500);
+    for (let i = 0; i < 3; i++) await send(alice, id, `dm ${i}`);
+    for (let i = 0; i < 2; i++) {
+      ws.send({ type: 'message', channel: 'general', message: `channel ${i}` });
+      await ws.nextOf('message');
+    }
+    await boundary();
+    alice.ws.send({ type: 'dm_message', conversation_id: id, message: 'one too many' });
+    await expectError(alice.ws, "Slow down! You're sending messages too fast.");
+  });
+
+  it('follows CHAT_RATE_MESSAGES', async () => {
+    const strict = await startTestServer({ env: { ...NO_REQUEST_LIMITS, CHAT_RATE_MESSAGES: '2' } });
+    try {
+      const kit = roomKit(() => strict);
+      const [a, b] = [await kit.person(), await kit.person()];
+      const made = await ok(
+        api(strict, 'POST', '/api/dm/conversations', { token: a.token, body: { user_id: b.id } }),
+      );
+      const ws = await openChat(strict, a.token);
+      for (let i = 0; i < 3; i++) ws.send({ type: 'dm_message', conversation_id: made.id, message: `m${i}` });
+      await ws.nextOf('dm_message');
+      await ws.nextOf('dm_message');
+      await expectError(ws, "Slow down! You're sending messages too fast.");
+    } finally {
+      await closePortalClients();
+      await strict.close();
+    }
   });
 });
 

@@ -35,6 +35,21 @@ export function checkContent(input: { message: string; image_url?: string | unde
   checkText(input.message, input.image_url !== undefined);
 }
 
+/**
+ * Seed 002: 5 messages per 5 s per user (CHAT_RATE_MESSAGES / CHAT_RATE_WINDOW_SECONDS), one
+ * budget for channels and DMs, as a sliding window: never more than the limit in any 5 s. A refused
+ * message is not stored and does not count.
+ */
+export async function checkSendRate(deps: Pick<ChatDeps, 'rateLimiter' | 'env'>, userId: number) {
+  const limit = await deps.rateLimiter.checkSliding(
+    'chat',
+    String(userId),
+    deps.env?.CHAT_RATE_MESSAGES ?? CHAT_LIMITS.RATE_MESSAGES,
+    (deps.env?.CHAT_RATE_WINDOW_SECONDS ?? CHAT_LIMITS.RATE_WINDOW_MS / 1000) * 1000,
+  );
+  if (!limit.allowed) throw new AppError('TOO_MANY_REQUESTS', SLOW_DOWN);
+}
+
 /** One opened message by id with its channel access for the caller (404 when unreadable). */
 export async function messageForActor(deps: ChatDeps, actor: ChatActor, messageId: number) {
   const [m] = await loadMessages(deps, eq(chatMessages.id, messageId));
@@ -70,13 +85,7 @@ export async function sendMessage(
       .where(and(eq(chatMessages.id, input.reply_to), eq(chatMessages.channelId, access.channel.id)));
     if (!parent) throw new AppError('BAD_REQUEST', 'reply_to must be a message in this channel');
   }
-  const limit = await deps.rateLimiter.checkCustom(
-    'chat',
-    String(actor.userId),
-    deps.env?.CHAT_RATE_MESSAGES ?? CHAT_LIMITS.RATE_MESSAGES,
-    (deps.env?.CHAT_RATE_WINDOW_SECONDS ?? CHAT_LIMITS.RATE_WINDOW_MS / 1000) * 1000,
-  );
-  if (!limit.allowed) throw new AppError('TOO_MANY_REQUESTS', SLOW_DOWN);
+  await checkSendRate(deps, actor.userId);
 
   const [me] = await db.select({ anonymous: users.anonymous }).from(users).where(eq(users.id, actor.userId));
   const [row] = await db

@@ -2,8 +2,8 @@ import { and, eq } from 'drizzle-orm';
 import { AppError } from '../../core/errors';
 import { dmConversations, dmMessages, dmParticipants } from '../../db/schema';
 import { assertActive } from '../chat/access';
-import { checkContent, checkText } from '../chat/messages';
-import { CHAT_LIMITS, SLOW_DOWN } from '../chat/types';
+import { checkContent, checkSendRate, checkText } from '../chat/messages';
+import { CHAT_LIMITS } from '../chat/types';
 import { searchTokensOf } from '../search/blind-index';
 import { assertNotBlocked, audienceOf, messageOf, participantIdsOf, requireParticipant } from './access';
 import { publishDmEvent } from './events';
@@ -23,17 +23,6 @@ export type SendDmInput = {
   image_url?: string | undefined;
 };
 
-/** The same 5 messages per 5 s per user as channel chat (one shared budget). */
-async function checkRate(deps: DmDeps, userId: number) {
-  const limit = await deps.rateLimiter.checkCustom(
-    'chat',
-    String(userId),
-    CHAT_LIMITS.RATE_MESSAGES,
-    CHAT_LIMITS.RATE_WINDOW_MS,
-  );
-  if (!limit.allowed) throw new AppError('TOO_MANY_REQUESTS', SLOW_DOWN);
-}
-
 export async function sendDm(deps: DmDeps, actor: DmActor, input: SendDmInput) {
   const { db } = deps;
   const { conversation } = await requireParticipant(db, input.conversation_id, actor.userId);
@@ -48,7 +37,8 @@ export async function sendDm(deps: DmDeps, actor: DmActor, input: SendDmInput) {
       .where(and(eq(dmMessages.id, input.reply_to), eq(dmMessages.conversationId, conversation.id)));
     if (!parent) throw new AppError('BAD_REQUEST', 'reply_to must be a message in this conversation');
   }
-  await checkRate(deps, actor.userId);
+  // The same budget as channel chat (CHAT_RATE_*).
+  await checkSendRate(deps, actor.userId);
   const [row] = await db
     .insert(dmMessages)
     .values({
