@@ -82,7 +82,12 @@ describe('join', () => {
     const bob = await person();
     const ws = await openChat(server, bob.token);
     const joined = await joinChannel(ws, channel.name);
-    expect(joined.info).toMatchObject({ type: 'channel_info', name: channel.name, topic: 'The topic' });
+    expect(joined.info).toMatchObject({
+      type: 'channel_info',
+      name: channel.name,
+      topic: 'The topic',
+      is_default: 0,
+    });
     expect(joined.history.messages).toEqual([]);
     expect(joined.pinned.messages).toEqual([]);
     const online = (joined.users.users as Array<{ user_id: number }>).map((u) => u.user_id).sort();
@@ -99,6 +104,28 @@ describe('join', () => {
       channel: channel.name,
       username: bob.username,
     });
+  });
+
+  it('bounds what join sends: the newest 50 pins, and `users` with the online total', async () => {
+    const { channel, people } = await setup(1);
+    const box = server.deps.secretBox;
+    const rows = await db()
+      .insert(chatMessages)
+      .values(
+        Array.from({ length: 55 }, (_, i) => ({
+          channelId: channel.id,
+          userId: people[0]!.id,
+          text: box.encrypt(`pin ${i}`),
+          pinnedAt: new Date(),
+        })),
+      )
+      .returning({ id: chatMessages.id });
+    const late = await openChat(server, (await person()).token);
+    const joined = await joinChannel(late, channel.name);
+    const pinned = (joined.pinned.messages as Array<{ id: number }>).map((m) => m.id);
+    expect(pinned).toEqual(rows.slice(5).map((r) => r.id));
+    expect(joined.users).toMatchObject({ total: 2 });
+    expect(joined.users.users).toHaveLength(2);
   });
 
   it('leaves a channel on `leave`, and refuses to leave one not joined', async () => {

@@ -7,7 +7,7 @@ import {
   CHAT_LIMITS,
   PAYLOAD_ROLES,
 } from '../../services/chat/types';
-import { ZInteger as integer, ZId, ZIsoDate } from '../fields';
+import { ZInteger as integer, pageFields, pageOutputFields, ZId, ZIsoDate } from '../fields';
 
 // Inputs and outputs of the chat router (API.md §8); outputs mirror services/chat/*.ts views.
 
@@ -17,7 +17,7 @@ export const ZChannel = z.object({
   id: z.number().int(),
   name: z.string(),
   description: z.string(),
-  is_default: z.boolean(),
+  is_default: z.union([z.literal(0), z.literal(1)]).describe('1 for the default channel (seed 002)'),
   is_stream_channel: z.boolean(),
   visibility: z.enum(CHANNEL_VISIBILITIES),
   mode: z.enum(CHANNEL_MODES),
@@ -27,6 +27,7 @@ export const ZChannel = z.object({
 
 export const ZChannelList = z.object({
   channels: z.array(ZChannel.extend({ unread_count: z.number().int() })),
+  ...pageOutputFields,
 });
 
 export const ZChannelMemberList = z.object({
@@ -38,6 +39,7 @@ export const ZChannelMemberList = z.object({
       added_at: ZIsoDate,
     }),
   ),
+  ...pageOutputFields,
 });
 
 const ZAvatar = z.object({
@@ -93,6 +95,9 @@ export const ZCreateChannelInput = z.object({
 export const ZUpdateChannelInput = ZCreateChannelInput.partial().extend({ id: ZId });
 
 export const ZChannelId = z.object({ id: ZId });
+
+export const ZChannelPageInput = z.object(pageFields(100));
+export const ZMemberPageInput = z.object({ id: ZId, ...pageFields(100) });
 
 export const ZAddMemberInput = z.object({ id: ZId, user_id: z.number().int().positive() });
 export const ZMemberRef = z.object({ id: ZId, user_id: ZId });

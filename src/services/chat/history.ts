@@ -65,12 +65,17 @@ export async function getThread(deps: ChatDeps, actor: ChatActor, messageId: num
   return { messages: await present(deps, actor, access.channel.id, shown.reverse()) };
 }
 
-/** The `pinned_messages` frame: the seed's fields plus the full message view. */
+/**
+ * The `pinned_messages` frame: the seed's fields plus the full message view, for the newest
+ * PINNED_MAX pinned messages (oldest first).
+ */
 export async function listPinned(deps: ReadDeps, actor: ChatActor, channelId: number) {
-  const rows = await loadMessages(
+  const newest = await loadMessages(
     deps,
     and(eq(chatMessages.channelId, channelId), isNotNull(chatMessages.pinnedAt), notBlockedBy(actor.userId)),
+    { limit: CHAT_LIMITS.PINNED_MAX, newestFirst: true },
   );
+  const rows = newest.reverse();
   const views = await present(deps, actor, channelId, rows);
   return views.map((view, i) => ({
     ...view,

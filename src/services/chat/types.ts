@@ -34,6 +34,10 @@ export const CHAT_LIMITS = {
   PREVIEW_CHARS: 100,
   DESCRIPTION_MAX: 500,
   EMOJI_MAX: 32,
+  /** `pinned_messages` on join: the newest this many pins. */
+  PINNED_MAX: 50,
+  /** `users` on join: this many online users (by username), with `total` for the rest. */
+  USERS_MAX: 200,
 } as const;
 
 /** The seed's exact rate-limit text. */

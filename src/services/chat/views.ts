@@ -1,7 +1,8 @@
 import { count, desc, eq, inArray, type SQL, sql } from 'drizzle-orm';
 import type { SecretBox } from '../../core/crypto';
 import type { Db } from '../../db/client';
-import { blocks, channels, chatMessages, chatReactions, users } from '../../db/schema';
+import { channels, chatMessages, chatReactions, users } from '../../db/schema';
+import { authorNotBlockedBy } from '../users/blocks';
 import { isAdmin, payloadRole } from './access';
 import { CHAT_LIMITS } from './types';
 
@@ -46,9 +47,7 @@ export async function loadMessages(
 }
 
 /** Not written by someone the viewer blocked (seed 002: their messages are hidden from the blocker). */
-export const notBlockedBy = (viewerId: number): SQL =>
-  sql`(${chatMessages.userId} is null or ${chatMessages.userId} not in
-    (select ${blocks.blockedId} from ${blocks} where ${blocks.blockerId} = ${viewerId}))`;
+export const notBlockedBy = (viewerId: number): SQL => authorNotBlockedBy(chatMessages.userId, viewerId);
 
 export type ViewContext = {
   moderatorIds: Set<number>;

@@ -3,6 +3,7 @@ import type { SecretBox } from '../../core/crypto';
 import type { Db } from '../../db/client';
 import { dmMessages, dmParticipants, dmReactions, users } from '../../db/schema';
 import { payloadRole } from '../chat/access';
+import { authorNotBlockedBy } from '../users/blocks';
 
 // How stored DM rows become the seed's payloads. Text and attachments are opened here and nowhere
 // else. DMs have no anonymous mode and no channel roles: `role` is the global one (API.md §0).
@@ -105,14 +106,19 @@ export async function loadDmMessages(deps: { db: Db; secretBox: SecretBox }, whe
 
 export type DmMessageView = Awaited<ReturnType<typeof loadDmMessages>>[number];
 
-/** One page, newest first: `limit` messages before `beforeId`, and whether older ones exist. */
+/**
+ * One page as `viewerId` sees it, newest first: `limit` messages before `beforeId` (leaving out
+ * authors the viewer blocked), and whether older ones exist.
+ */
 export async function dmMessagePage(
   deps: { db: Db; secretBox: SecretBox },
   conversationId: number,
+  viewerId: number,
   opts: { limit: number; beforeId?: number | undefined },
 ) {
   const where = and(
     eq(dmMessages.conversationId, conversationId),
+    authorNotBlockedBy(dmMessages.userId, viewerId),
     opts.beforeId === undefined ? undefined : lt(dmMessages.id, opts.beforeId),
   )!;
   const rows = await loadDmMessages(deps, where, opts.limit + 1);
