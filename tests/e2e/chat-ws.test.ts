@@ -382,6 +382,40 @@ describe('delete, react, edit, pin', () => {
     await expectError(bob!.ws, 'Message not found');
   });
 
+  it('masks reactions made in anonymous mode, live and in history, except to the reactor and moderators+', async () => {
+    const { admin, channel, people } = await setup(2);
+    const [author, anon] = people;
+    const mod = await openChat(server, admin.token);
+    await joinChannel(mod, channel.name);
+    author!.ws.send({ type: 'message', channel: channel.name, message: 'react anonymously' });
+    const m = await author!.ws.nextOf('message');
+    await db().update(users).set({ anonymous: true }).where(eq(users.id, anon!.id));
+    anon!.ws.send({ type: 'react', message_id: m.id, emoji: '🎉' });
+    expect(await author!.ws.nextOf('reaction_update')).toMatchObject({
+      message_id: m.id,
+      emoji: '🎉',
+      user_id: null,
+      username: 'Anonymous',
+      action: 'add',
+    });
+    expect(await anon!.ws.nextOf('reaction_update')).toMatchObject({
+      user_id: anon!.id,
+      username: anon!.username,
+    });
+    expect(await mod.nextOf('reaction_update')).toMatchObject({ user_id: anon!.id });
+    // Stored per reaction: still anonymous after anonymous mode is turned off.
+    await db().update(users).set({ anonymous: false }).where(eq(users.id, anon!.id));
+    const reactionsSeenBy = async (token: string) =>
+      (await ok(api(server, 'GET', `/api/chat/channels/${channel.id}/messages`, { token }))).messages.at(-1)
+        .reactions;
+    expect(await reactionsSeenBy(author!.token)).toEqual([{ emoji: '🎉', count: 1, user_ids: [null] }]);
+    expect(await reactionsSeenBy(anon!.token)).toEqual([{ emoji: '🎉', count: 1, user_ids: [anon!.id] }]);
+    expect(await reactionsSeenBy(admin.token)).toEqual([{ emoji: '🎉', count: 1, user_ids: [anon!.id] }]);
+    // Taking it back is announced as anonymously as it was made.
+    anon!.ws.send({ type: 'react', message_id: m.id, emoji: '🎉' });
+    expect(await author!.ws.nextOf('reaction_update')).toMatchObject({ user_id: null, action: 'remove' });
+  });
+
   it('edits own messages within 5 minutes', async () => {
     const { channel, people } = await setup(2);
     const [alice, bob] = people;

@@ -48,6 +48,26 @@ const ZAvatar = z.object({
   initials: z.string().nullable(),
 });
 
+const ZVoter = z.object({ user_id: z.number().int().nullable(), username: z.string() });
+
+export const ZPoll = z.object({
+  id: z.number().int(),
+  message_id: z.number().int(),
+  question: z.string(),
+  options: z.array(z.string()),
+  votes: z.record(z.string(), z.number().int()).describe('Votes per option index'),
+  total_votes: z.number().int(),
+  voters: z
+    .record(z.string(), z.array(ZVoter))
+    .optional()
+    .describe('Who voted for each option; absent when the poll has anonymous votes'),
+  allow_multiple: z.boolean(),
+  anonymous_votes: z.boolean(),
+  closes_at: ZIsoDate.nullable(),
+  closed: z.boolean(),
+  my_votes: z.array(z.number().int()).optional().describe("The caller's own choices"),
+});
+
 export const ZChatMessage = z.object({
   id: z.number().int(),
   channel: z.string(),
@@ -65,10 +85,17 @@ export const ZChatMessage = z.object({
     .object({ id: z.number().int(), username: z.string(), message: z.string() })
     .nullable()
     .optional(),
-  reactions: z.array(z.object({ emoji: z.string(), count: z.number().int(), user_ids: z.array(z.number()) })),
+  reactions: z.array(
+    z.object({
+      emoji: z.string(),
+      count: z.number().int(),
+      user_ids: z.array(z.number().nullable()).describe('null for an anonymous reactor seen by others'),
+    }),
+  ),
   pinned: z.boolean(),
   edited_at: ZIsoDate.nullable(),
   created_at: ZIsoDate,
+  poll: ZPoll.optional().describe('Present on poll messages'),
 });
 
 export const ZMessagePage = z.object({ messages: z.array(ZChatMessage), has_more: z.boolean() });

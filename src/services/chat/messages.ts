@@ -3,6 +3,7 @@ import { AppError } from '../../core/errors';
 import { chatMessages, users } from '../../db/schema';
 import { writeAudit } from '../audit/audit';
 import { searchTokensOf } from '../search/blind-index';
+import { releaseUploads, uploadDepsOf, uploadKeyOf } from '../uploads/references';
 import { assertActive, assertCanSend, readableChannel } from './access';
 import { publishChatEvent } from './events';
 import { notifyMentions } from './mentions';
@@ -101,6 +102,7 @@ export async function sendMessage(
       anonymous: me?.anonymous ?? false,
       replyTo: input.reply_to ?? null,
       searchTokens: searchTokensOf(deps.secretKey, input.message),
+      uploadKey: uploadKeyOf(deps.secretKey, input.image_url),
     })
     .returning({ id: chatMessages.id });
   await hooks.afterInsert?.(row!.id, access.channel.id);
@@ -151,6 +153,7 @@ export async function deleteMessage(deps: ChatDeps, actor: ChatActor, messageId:
   if (!own && !access.isModerator) throw new AppError('FORBIDDEN', 'You can only delete your own messages');
   await assertActive(deps.db, actor.userId);
   await deps.db.delete(chatMessages).where(eq(chatMessages.id, messageId));
+  await releaseUploads(uploadDepsOf(deps), [m.imageUrl]);
   if (!own) {
     await writeAudit(deps.db, {
       actor: { userId: actor.userId, label: actor.username },

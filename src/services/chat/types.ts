@@ -57,6 +57,9 @@ export type ChatDeps = {
   secretBox: SecretBox;
   secretKey: Buffer;
   rateLimiter: RateLimiter;
-  /** CHAT_RATE_MESSAGES / CHAT_RATE_WINDOW_SECONDS; CHAT_LIMITS' 5 per 5 s when absent. */
-  env?: { CHAT_RATE_MESSAGES: number; CHAT_RATE_WINDOW_SECONDS: number };
+  /**
+   * CHAT_RATE_MESSAGES / CHAT_RATE_WINDOW_SECONDS (CHAT_LIMITS' 5 per 5 s when absent) and DATA_DIR
+   * (where deleting a message deletes its no longer referenced upload).
+   */
+  env?: { CHAT_RATE_MESSAGES: number; CHAT_RATE_WINDOW_SECONDS: number; DATA_DIR?: string };
 };

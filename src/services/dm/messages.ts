@@ -5,6 +5,7 @@ import { assertActive } from '../chat/access';
 import { checkContent, checkSendRate, checkText } from '../chat/messages';
 import { CHAT_LIMITS } from '../chat/types';
 import { searchTokensOf } from '../search/blind-index';
+import { imageUrlOf, releaseUploads, uploadDepsOf, uploadKeyOf } from '../uploads/references';
 import { assertNotBlocked, audienceOf, messageOf, participantIdsOf, requireParticipant } from './access';
 import { publishDmEvent } from './events';
 import { notifyOffline } from './notify';
@@ -51,6 +52,7 @@ export async function sendDm(deps: DmDeps, actor: DmActor, input: SendDmInput) {
           : deps.secretBox.encrypt(JSON.stringify({ image_url: input.image_url })),
       replyTo: input.reply_to ?? null,
       searchTokens: searchTokensOf(deps.secretKey, input.message),
+      uploadKey: uploadKeyOf(deps.secretKey, input.image_url),
     })
     .returning({ id: dmMessages.id, createdAt: dmMessages.createdAt });
   await db
@@ -103,8 +105,9 @@ export async function editDm(
 }
 
 export async function deleteDm(deps: DmDeps, actor: DmActor, conversationId: number, messageId: number) {
-  await messageOf(deps, actor, conversationId, messageId, 'delete');
+  const m = await messageOf(deps, actor, conversationId, messageId, 'delete');
   await deps.db.delete(dmMessages).where(eq(dmMessages.id, messageId));
+  await releaseUploads(uploadDepsOf(deps), [imageUrlOf(deps.secretBox, m.attachments)]);
   const frame = { type: 'dm_message_deleted', conversation_id: conversationId, message_id: messageId };
   await publishDmEvent(deps, { user_ids: await participantIdsOf(deps.db, conversationId), frame });
   return frame;

@@ -3,6 +3,7 @@ import type { SecretBox } from '../../core/crypto';
 import type { Db } from '../../db/client';
 import { dmMessages, dmParticipants, dmReactions, users } from '../../db/schema';
 import { payloadRole } from '../chat/access';
+import { imageUrlOf } from '../uploads/references';
 import { authorNotBlockedBy } from '../users/blocks';
 
 // How stored DM rows become the seed's payloads. Text and attachments are opened here and nowhere
@@ -84,9 +85,7 @@ export async function loadDmMessages(deps: { db: Db; secretBox: SecretBox }, whe
     reactions.set(r.messageId, list);
   }
   return rows.map(({ m, author }) => {
-    const imageUrl = m.attachments
-      ? ((JSON.parse(deps.secretBox.decrypt(m.attachments)) as { image_url?: string }).image_url ?? null)
-      : null;
+    const imageUrl = imageUrlOf(deps.secretBox, m.attachments);
     return {
       id: m.id,
       conversation_id: m.conversationId,

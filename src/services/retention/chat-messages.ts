@@ -1,11 +1,15 @@
 import { inArray, lt } from 'drizzle-orm';
+import type { SecretBox } from '../../core/crypto';
 import type { Logger } from '../../core/log';
 import type { Db } from '../../db/client';
 import { chatMessages, dmMessages } from '../../db/schema';
+import { imageUrlOf, releaseUploads, sweepOrphanUploads, type UploadDeps } from '../uploads/references';
 
 // Message retention (API.md §8): channel and DM messages older than CHAT_RETENTION_DAYS are deleted, and
-// with each row its sealed text, its blind-index tokens and (by cascade) its reactions. Deletes go
-// in bounded batches so one sweep never holds a long lock or builds a huge transaction, and chat
+// with each row its sealed text, its blind-index tokens and (by cascade) its reactions, poll and
+// votes; an uploaded image goes with the last message showing it, and each sweep also removes
+// uploads no message references after their grace period (services/uploads/references.ts). Deletes
+// go in bounded batches so one sweep never holds a long lock or builds a huge transaction, and chat
 // keeps flowing between batches.
 
 export const RETENTION_BATCH = 5_000;
@@ -14,24 +18,27 @@ const DAY_MS = 86_400_000;
 
 type MessageTable = typeof chatMessages | typeof dmMessages;
 
-/** Deletes one batch of the oldest expired rows of `table`; returns how many went. */
-const deleteBatch =
-  (table: MessageTable) =>
-  async (db: Db, cutoff: Date, batch: number): Promise<number> => {
-    const expired = db
-      .select({ id: table.id })
-      .from(table)
-      .where(lt(table.createdAt, cutoff))
-      .orderBy(table.id)
-      .limit(batch);
-    const deleted = await db.delete(table).where(inArray(table.id, expired)).returning({ id: table.id });
-    return deleted.length;
-  };
+/** Deletes one batch of the oldest expired rows of `table`; returns them (sealed attachments). */
+const deleteBatch = (table: MessageTable) => async (db: Db, cutoff: Date, batch: number) => {
+  const expired = db
+    .select({ id: table.id })
+    .from(table)
+    .where(lt(table.createdAt, cutoff))
+    .orderBy(table.id)
+    .limit(batch);
+  return db
+    .delete(table)
+    .where(inArray(table.id, expired))
+    .returning({ id: table.id, attachments: table.attachments });
+};
+
+/** What deleting uploads needs; without it retention leaves files alone (tests of rows only). */
+export type RetentionUploads = Omit<UploadDeps, 'db'> & { secretBox: SecretBox };
 
 // Every message table under retention.
 const TABLES = { chat_messages: deleteBatch(chatMessages), dm_messages: deleteBatch(dmMessages) } as const;
 
-export type RetentionResult = { deleted: number; byTable: Record<string, number> };
+export type RetentionResult = { deleted: number; byTable: Record<string, number>; uploads?: number };
 
 /**
  * One full sweep: batch after batch until nothing older than `days` is left (or `shouldStop`).
@@ -44,6 +51,7 @@ export async function runRetention(opts: {
   batch?: number;
   log?: Logger;
   shouldStop?: () => boolean;
+  uploads?: RetentionUploads;
 }): Promise<RetentionResult> {
   const cutoff = new Date((opts.now ?? new Date()).getTime() - opts.days * DAY_MS);
   const batch = opts.batch ?? RETENTION_BATCH;
@@ -53,14 +61,29 @@ export async function runRetention(opts: {
     byTable[table] = 0;
     for (;;) {
       if (opts.shouldStop?.()) break;
-      const count = await deleteBatch(opts.db, cutoff, batch);
+      const rows = await deleteBatch(opts.db, cutoff, batch);
+      const count = rows.length;
+      if (opts.uploads) await releaseRows(opts.db, opts.uploads, rows);
       byTable[table] += count;
       deleted += count;
       if (count > 0) opts.log?.debug({ table, count }, 'retention batch deleted');
       if (count < batch) break;
     }
   }
-  return { deleted, byTable };
+  if (!opts.uploads) return { deleted, byTable };
+  const uploads = await sweepOrphanUploads({ ...opts.uploads, db: opts.db }, { now: opts.now });
+  return { deleted, byTable, uploads };
+}
+
+async function releaseRows(db: Db, uploads: RetentionUploads, rows: Array<{ attachments: string | null }>) {
+  const urls = rows.flatMap((r) => {
+    try {
+      return [imageUrlOf(uploads.secretBox, r.attachments)];
+    } catch {
+      return []; // sealed under a key no longer configured: the orphan sweep takes the file
+    }
+  });
+  await releaseUploads({ ...uploads, db }, urls);
 }
 
 /**
@@ -73,6 +96,7 @@ export function startChatRetention(opts: {
   days: number;
   intervalMs?: number;
   batch?: number;
+  uploads?: RetentionUploads;
 }) {
   let stopped = false;
   let running: Promise<void> = Promise.resolve();
@@ -81,7 +105,7 @@ export function startChatRetention(opts: {
       if (stopped) return;
       try {
         const result = await runRetention({ ...opts, shouldStop: () => stopped });
-        if (result.deleted > 0)
+        if (result.deleted > 0 || (result.uploads ?? 0) > 0)
           opts.log.info({ ...result, retention_days: opts.days }, 'expired chat messages deleted');
       } catch (err) {
         opts.log.error({ err }, 'chat retention sweep failed');
