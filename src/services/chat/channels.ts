@@ -2,6 +2,7 @@ import { and, count, eq, gt, inArray, isNull, ne, or, sql } from 'drizzle-orm';
 import { AppError } from '../../core/errors';
 import { channelMembers, channels, chatMessages, chatReads } from '../../db/schema';
 import { writeAudit } from '../audit/audit';
+import { announceVoiceRoomEvent } from '../voice/room-events';
 import { assertActive, isAdmin, readableChannel } from './access';
 import { publishChatEvent } from './events';
 import { CHAT_LIMITS, type ChannelRow, type ChatActor, type ChatDeps } from './types';
@@ -160,19 +161,22 @@ export async function updateChannel(deps: ChatDeps, actor: ChatActor, id: number
     .where(eq(channels.id, id))
     .returning();
   await audit(deps, actor, 'channel.update', id, { before: channelView(before), patch });
+  if (after!.name !== before.name) {
+    // Everyone's channel list shows public channels; a private one concerns its sockets only.
+    await publishChatEvent(deps, {
+      channel_id: after!.visibility === 'public' ? null : id,
+      frame: { type: 'channel_renamed', old_name: before.name, new_name: after!.name },
+      renamed: { id, name: after!.name },
+    });
+    await announceVoiceRoomEvent(deps, { kind: 'rename', from: before.name, to: after!.name });
+  }
   if (after!.visibility === 'private' && before.visibility === 'public') {
     await publishChatEvent(deps, {
       channel_id: id,
       frame: { type: 'channel_deleted', channel: after!.name },
       evict: 'non_members',
     });
-  }
-  if (after!.name !== before.name) {
-    // Everyone's channel list shows public channels; a private one concerns its sockets only.
-    await publishChatEvent(deps, {
-      channel_id: after!.visibility === 'public' ? null : id,
-      frame: { type: 'channel_renamed', old_name: before.name, new_name: after!.name },
-    });
+    await announceVoiceRoomEvent(deps, { kind: 'recheck', room: after!.name });
   }
   return channelView(after!);
 }
@@ -191,5 +195,6 @@ export async function deleteChannel(deps: ChatDeps, actor: ChatActor, id: number
     frame: { type: 'channel_deleted', channel: channel.name },
     closes_channel: true,
   });
+  await announceVoiceRoomEvent(deps, { kind: 'recheck', room: channel.name });
   return { success: true as const };
 }

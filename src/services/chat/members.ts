@@ -3,6 +3,7 @@ import { AppError } from '../../core/errors';
 import { channelMembers, users } from '../../db/schema';
 import { writeAudit } from '../audit/audit';
 import { requireUser } from '../users/accounts';
+import { announceVoiceRoomEvent } from '../voice/room-events';
 import { readableChannel } from './access';
 import { publishChatEvent } from './events';
 import type { ChannelRole, ChatActor, ChatDeps } from './types';
@@ -131,6 +132,7 @@ export async function removeMember(deps: Deps, actor: ChatActor, channelId: numb
       frame: { type: 'channel_deleted', channel: access.channel.name },
       evict: [userId],
     });
+    await announceVoiceRoomEvent(deps, { kind: 'recheck', room: access.channel.name });
   }
   return { success: true as const };
 }
