@@ -179,6 +179,7 @@ try {
     const noLimit: RateLimiter = {
       check: async () => ({ allowed: true, limit: 0, remaining: 0, resetAt: 0, retryAfterSeconds: 0 }),
       checkCustom: async () => ({ allowed: true, limit: 0, remaining: 0, resetAt: 0, retryAfterSeconds: 0 }),
+      checkSliding: async () => ({ allowed: true, limit: 0, remaining: 0, resetAt: 0, retryAfterSeconds: 0 }),
     };
     const deps = { db, secretBox: box, secretKey: key, rateLimiter: noLimit, log: createLogger('silent') };
     const who = { userId: caller.id, level: 0 };

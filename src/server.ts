@@ -74,7 +74,12 @@ export async function startServer(env: Env, opts: StartOptions = {}): Promise<Ru
     cleanups.unshift(() => expiry.stop());
     const matchSweeper = startMatchSweeper({ deps: matchDepsOf(deps), log });
     cleanups.unshift(() => matchSweeper.stop());
-    const retention = startChatRetention({ db: database.db, log, days: env.CHAT_RETENTION_DAYS });
+    const retention = startChatRetention({
+      db: database.db,
+      log,
+      days: env.CHAT_RETENTION_DAYS,
+      uploads: { secretBox: deps.secretBox, secretKey: secret.key, dataDir, log },
+    });
     cleanups.unshift(() => retention.stop());
     const webhookRetention = startWebhookRetention({
       db: database.db,

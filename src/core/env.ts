@@ -66,6 +66,8 @@ const ZEnv = z.object({
   WS_MESSAGES_PER_SECOND: int(1, 100000).default(50),
   WS_IDLE_TIMEOUT_SECONDS: int(8, 960).default(120),
   WS_MAX_SOCKETS_PER_USER: int(1, 10000).default(10),
+  // Frames of one /ws/chat or /ws/portal socket waiting to be handled (they run in order).
+  WS_MAX_PENDING_FRAMES: int(1, 10000).default(32),
 
   // Rate limit tiers of API.md §0, requests per minute.
   RATE_LIMIT_LOGIN: int(1, 100_000_000).default(20),

@@ -1,8 +1,10 @@
 import type { CounterStore } from './bus/types';
 
-// The rate limiter of API.md §0: fixed one-minute windows per tier, plus feature limits (chat,
-// search, webhooks, bots per hour) with their own window. Counters live in the Bus's CounterStore,
-// so limits are per process on one node and cluster-wide with Redis.
+// The rate limiter of API.md §0: fixed one-minute windows per tier (and a bot's hourly limit),
+// whose end X-RateLimit-Reset reports, plus per-user feature limits (chat, search, uploads) as
+// sliding windows, which never admit more than the limit in any span of the window (a fixed
+// window lets twice the limit through across a boundary). Counters live in the Bus's
+// CounterStore, so limits are per process on one node and cluster-wide with Redis.
 
 export const RATE_TIERS = ['LOGIN', 'AUTH', 'ADMIN', 'PUBLIC', 'BOT', 'HEALTH'] as const;
 export type RateTier = (typeof RATE_TIERS)[number];
@@ -24,6 +26,12 @@ export interface RateLimiter {
    * names: they share the key space with the upper-case tiers.
    */
   checkCustom(name: string, subject: string, limit: number, windowMs: number): Promise<RateLimitResult>;
+  /**
+   * Counts one use against a sliding window: admitted only while fewer than `limit` uses were
+   * admitted in the last `windowMs`; refused uses are not counted. `resetAt` is when the next use
+   * would be admitted.
+   */
+  checkSliding(name: string, subject: string, limit: number, windowMs: number): Promise<RateLimitResult>;
 }
 
 const TIER_WINDOW_MS = 60_000;
@@ -54,9 +62,21 @@ export function createRateLimiter(opts: {
     } satisfies RateLimitResult;
   };
 
+  const checkSliding = async (name: string, subject: string, limit: number, windowMs: number) => {
+    const { allowed, count, retryAfterMs } = await opts.store.slide(`rl:${name}:${subject}`, limit, windowMs);
+    return {
+      allowed,
+      limit,
+      remaining: Math.max(0, limit - count),
+      resetAt: now() + retryAfterMs,
+      retryAfterSeconds: allowed ? 0 : Math.max(1, Math.ceil(retryAfterMs / 1000)),
+    } satisfies RateLimitResult;
+  };
+
   return {
     check: (tier, subject) => checkCustom(tier, subject, opts.limits[tier], TIER_WINDOW_MS),
     checkCustom,
+    checkSliding,
   };
 }
 

@@ -41,6 +41,19 @@ export const typed = (expected: string) => ({
 /** An integer from a query string or a JSON body. */
 export const ZInteger = () => z.coerce.number(typed('a number')).int({ error: 'must be an integer' });
 
+/** `limit` + `offset` of a list (API.md §0 "Pagination"); `max` is also the default unless given. */
+export const pageFields = (max: number, fallback = max) => ({
+  limit: ZInteger().min(1).max(max).default(fallback),
+  offset: ZInteger().min(0).max(1_000_000).default(0),
+});
+
+/** What a paged list answers besides its items. */
+export const pageOutputFields = {
+  total: z.number().int(),
+  limit: z.number().int(),
+  offset: z.number().int(),
+};
+
 const ACCESS_SCOPE = /^access:(\*|[a-z0-9_-]+)$/;
 
 /** A comma-separated list of `access:<name>` scopes (`access:*` for all), normalised; empty allowed. */

@@ -1,5 +1,8 @@
-import { sql } from 'drizzle-orm';
+import { eq, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { users } from '../../src/db/schema';
+import { createChannel } from '../../src/services/chat/channels';
+import { STATE } from '../../src/services/users/policy';
 import { api } from '../helpers/identity';
 import { ok, refused, roomKit } from '../helpers/rooms';
 import { NO_REQUEST_LIMITS, startTestServer, type TestServer } from '../helpers/server';
@@ -32,7 +35,7 @@ describe('GET /api/chat/channels', () => {
     expect(general).toMatchObject({
       name: 'general',
       description: 'General discussion',
-      is_default: true,
+      is_default: 1,
       is_stream_channel: false,
       visibility: 'public',
       mode: 'open',
@@ -43,6 +46,29 @@ describe('GET /api/chat/channels', () => {
 
   it('needs authentication', async () => {
     await refused(api(server, 'GET', '/api/chat/channels'), 401, 'Authentication required');
+  });
+
+  it('pages with limit and offset (default 100, at most 100) and reports the total', async () => {
+    const user = await person();
+    const names = [unique('page-a'), unique('page-b'), unique('page-c')];
+    for (const name of names) await ok(create(user.token, { name }));
+    const all = await ok(api(server, 'GET', '/api/chat/channels', { token: user.token }));
+    expect(all).toMatchObject({ limit: 100, offset: 0 });
+    expect(all.total).toBe(all.channels.length);
+    expect(all.channels.map((c: { name: string }) => c.name)).toEqual(expect.arrayContaining(names));
+    const first = await ok(api(server, 'GET', '/api/chat/channels?limit=1', { token: user.token }));
+    expect(first).toMatchObject({ total: all.total, limit: 1, offset: 0 });
+    expect(first.channels.map((c: { name: string }) => c.name)).toEqual(['general']);
+    const rest = await ok(api(server, 'GET', '/api/chat/channels?limit=2&offset=1', { token: user.token }));
+    expect(rest.channels.map((c: { name: string }) => c.name)).toEqual(
+      all.channels.slice(1, 3).map((c: { name: string }) => c.name),
+    );
+    await refused(
+      api(server, 'GET', '/api/chat/channels?limit=101', { token: user.token }),
+      400,
+      'limit must be at most 100',
+    );
+    await refused(api(server, 'GET', '/api/chat/channels?offset=-1', { token: user.token }), 400, /offset/);
   });
 
   it('shows private channels to their members (and Admin+) only', async () => {
@@ -104,6 +130,27 @@ describe('POST /api/chat/channels', () => {
     ]);
     for (let i = 1; i < 10; i++) await ok(create(user.token, { name: unique() }));
     await refused(create(user.token, { name: unique() }), 403, 'You can create at most 10 channels');
+  });
+
+  it('refuses timed-out and banned users', async () => {
+    const user = await person();
+    const db = server.deps.database.db;
+    await db
+      .update(users)
+      .set({ state: STATE.TIMEOUT, stateExpiresAt: new Date(Date.now() + 60_000) })
+      .where(eq(users.id, user.id));
+    await refused(create(user.token, { name: unique() }), 403, 'Your account is temporarily restricted');
+    // A ban ends the user's sessions, so it is checked where the service decides, for every caller.
+    const banned = await person();
+    await db.update(users).set({ state: STATE.BANNED }).where(eq(users.id, banned.id));
+    const actor = { userId: banned.id, username: banned.username, level: 0 };
+    await expect(createChannel({ db }, actor, { name: unique() })).rejects.toMatchObject({
+      message: 'Your account has been banned',
+    });
+    const rows = await server.deps.database.query<{ n: number }>(
+      sql`select count(*)::int as n from channels where created_by in (${user.id}, ${banned.id})`,
+    );
+    expect(rows[0]!.n).toBe(0);
   });
 });
 
@@ -221,6 +268,11 @@ describe('channel members', () => {
       [mod.id, 'moderator'],
       [member.id, 'member'],
     ]);
+    expect(list).toMatchObject({ total: 3, limit: 100, offset: 0 });
+    const page = await ok(api(server, 'GET', `${path}?limit=1&offset=1`, { token: member.token }));
+    expect(page.members.map((m: { user_id: number }) => m.user_id)).toEqual([mod.id]);
+    expect(page).toMatchObject({ total: 3, limit: 1, offset: 1 });
+    await refused(api(server, 'GET', `${path}?limit=0`, { token: member.token }), 400, /limit/);
     await ok(api(server, 'DELETE', `${path}/${member.id}`, { token: mod.token }));
     await refused(api(server, 'GET', path, { token: member.token }), 404, 'Channel not found');
     await ok(api(server, 'DELETE', `${path}/${mod.id}`, { token: mod.token }));

@@ -40,7 +40,7 @@ async function setup(name: string) {
 
 describe('chat polls', () => {
   it('creates, counts single-choice votes, refuses bad input and closes', async () => {
-    const { admin, channel, a, b } = await setup('polls-one');
+    const { admin, channel, a, b, voter } = await setup('polls-one');
     a.send({
       type: 'create_poll',
       channel: channel.name,
@@ -68,6 +68,7 @@ describe('chat polls', () => {
       poll_id: id,
       votes: { 0: 1 },
       total_votes: 1,
+      voters: { 0: [{ user_id: voter.id, username: voter.username }] },
     });
     b.send({ type: 'vote_poll', poll_id: id, option_index: 2 });
     expect(await a.nextOf('poll_updated')).toMatchObject({ votes: { 2: 1 }, total_votes: 1 });
@@ -139,6 +140,78 @@ describe('chat polls', () => {
     const pid = ((await o.nextOf('poll_created')).poll as { id: number }).id;
     b.send({ type: 'vote_poll', poll_id: pid, option_index: 0 });
     await expectError(b, 'Poll not found');
+  });
+
+  it('carries poll state in history and REST history; voters unless anonymous_votes', async () => {
+    const { a, b, channel, creator, voter } = await setup('polls-history');
+    a.send({ type: 'create_poll', channel: channel.name, question: 'Open?', options: ['y', 'n'] });
+    const open = ((await b.nextOf('poll_created')).poll as { id: number; voters: unknown }).id;
+    a.send({
+      type: 'create_poll',
+      channel: channel.name,
+      question: 'Secret?',
+      options: ['y', 'n'],
+      anonymous_votes: true,
+    });
+    const secret = (await b.nextOf('poll_created')).poll as { id: number };
+    expect(secret).not.toHaveProperty('voters');
+
+    b.send({ type: 'vote_poll', poll_id: open, option_index: 1 });
+    expect(await a.nextOf('poll_updated')).toEqual({
+      type: 'poll_updated',
+      poll_id: open,
+      votes: { 1: 1 },
+      total_votes: 1,
+      voters: { 1: [{ user_id: voter.id, username: voter.username }] },
+    });
+    b.send({ type: 'vote_poll', poll_id: secret.id, option_index: 0 });
+    const hidden = await a.nextOf('poll_updated');
+    expect(hidden).toEqual({ type: 'poll_updated', poll_id: secret.id, votes: { 0: 1 }, total_votes: 1 });
+    // A vote cast in anonymous mode is counted and never attributed.
+    await server.deps.database.query(sql`update users set anonymous = true where id = ${creator.id}`);
+    a.send({ type: 'vote_poll', poll_id: open, option_index: 1 });
+    expect((await a.nextOf('poll_updated')).voters).toEqual({
+      1: [
+        { user_id: voter.id, username: voter.username },
+        { user_id: null, username: 'Anonymous' },
+      ],
+    });
+    await server.deps.database.query(sql`update users set anonymous = false where id = ${creator.id}`);
+
+    // A late joiner sees both polls, with counts, voters and their own votes.
+    const late = await kit.person();
+    const c = await openChat(server, late.token);
+    const joined = await joinChannel(c, channel.name);
+    const polls = (joined.history.messages as Array<{ poll?: Record<string, unknown> }>)
+      .map((m) => m.poll)
+      .filter(Boolean);
+    expect(polls).toEqual([
+      expect.objectContaining({
+        id: open,
+        options: ['y', 'n'],
+        votes: { 1: 2 },
+        total_votes: 2,
+        my_votes: [],
+      }),
+      expect.objectContaining({ id: secret.id, votes: { 0: 1 }, total_votes: 1, anonymous_votes: true }),
+    ]);
+    expect(polls[1]).not.toHaveProperty('voters');
+    const rest = await ok(
+      api(server, 'GET', `/api/chat/channels/${channel.id}/messages`, { token: voter.token }),
+    );
+    const mine = (rest.messages as Array<{ poll?: { id: number; my_votes: number[]; voters?: unknown } }>)
+      .map((m) => m.poll)
+      .filter((p) => p !== undefined);
+    expect(mine.map((p) => [p!.id, p!.my_votes])).toEqual([
+      [open, [1]],
+      [secret.id, [0]],
+    ]);
+    expect(mine[0]!.voters).toEqual({
+      1: [
+        { user_id: voter.id, username: voter.username },
+        { user_id: null, username: 'Anonymous' },
+      ],
+    });
   });
 
   it('closes a poll by itself once its duration passed', async () => {

@@ -5,7 +5,9 @@ import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { users } from '../../src/db/schema';
 import { createApiKey } from '../../src/services/auth/api-keys';
+import { joinChannel, openChat, publicChannel } from '../helpers/chat-client';
 import { api } from '../helpers/identity';
+import { closePortalClients } from '../helpers/portal-client';
 import { type Json, refused, roomKit, UUID } from '../helpers/rooms';
 import { startTestServer, type TestServer } from '../helpers/server';
 
@@ -15,7 +17,9 @@ let server: TestServer;
 const kit = roomKit(() => server);
 
 beforeAll(async () => {
-  server = await startTestServer({ env: { RATE_LIMIT_AUTH: '10000', RATE_LIMIT_PUBLIC: '10000' } });
+  server = await startTestServer({
+    env: { RATE_LIMIT_AUTH: '10000', RATE_LIMIT_PUBLIC: '10000', CHAT_RATE_MESSAGES: '1000' },
+  });
 });
 afterAll(async () => {
   await server?.close();
@@ -206,5 +210,58 @@ describe('GET /static/uploads/chat/<name>', () => {
     }
     const res = await fetch(`${server.url}/static/uploads/chat/../../../etc/passwd`);
     expect(res.status).toBe(404);
+  });
+});
+
+describe('deleting uploads with their messages', () => {
+  const served = async (url: string) => (await fetch(`${server.url}${url}`)).status;
+
+  it('deletes the file with the last channel or DM message showing it, by author or moderator', async () => {
+    const admin = await kit.person(2);
+    const alice = await kit.person();
+    const bob = await kit.person();
+    const channel = await publicChannel(server, admin, `uploads-${process.pid}`);
+    const ws = await openChat(server, alice.token);
+    await joinChannel(ws, channel.name);
+    const sendImage = async (image_url: string) => {
+      ws.send({ type: 'message', channel: channel.name, message: '', image_url });
+      return (await ws.nextOf('message')).id as number;
+    };
+    const deleted = async (socket: typeof ws, message_id: number) => {
+      socket.send({ type: 'delete', message_id });
+      await socket.nextOf('message_deleted');
+    };
+
+    // Shown by two messages: the file stays until both are gone.
+    const shared = (await upload(PNG, { token: alice.token })).body.url as string;
+    const first = await sendImage(shared);
+    const second = await sendImage(shared);
+    await deleted(ws, first);
+    expect(await served(shared)).toBe(200);
+    await deleted(ws, second);
+    expect(await served(shared)).toBe(404);
+
+    // A moderator's deletion takes the file too.
+    const moderated = (await upload(GIF, { token: alice.token })).body.url as string;
+    const third = await sendImage(moderated);
+    const mod = await openChat(server, admin.token);
+    await joinChannel(mod, channel.name);
+    await deleted(mod, third);
+    expect(await served(moderated)).toBe(404);
+
+    // And a DM's.
+    const made = await api(server, 'POST', '/api/dm/conversations', {
+      token: alice.token,
+      body: { user_id: bob.id },
+    });
+    const conversation_id = made.body.id as number;
+    const inDm = (await upload(JPEG, { token: alice.token })).body.url as string;
+    ws.send({ type: 'dm_message', conversation_id, message: 'look', image_url: inDm });
+    const dm = await ws.nextOf('dm_message');
+    expect(dm.image_url).toBe(inDm);
+    ws.send({ type: 'dm_delete', conversation_id, message_id: dm.id });
+    await ws.nextOf('dm_message_deleted');
+    expect(await served(inDm)).toBe(404);
+    await closePortalClients();
   });
 });

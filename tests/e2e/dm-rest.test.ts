@@ -150,6 +150,20 @@ describe('GET /api/dm/conversations and /{id}', () => {
     expect(bobs[0]).toMatchObject({ id: withBob.id, unread_count: 0 });
   });
 
+  it('pages the list with limit (default 100, at most 100) and offset, with the total', async () => {
+    const alice = await person();
+    const made = [];
+    for (let i = 0; i < 3; i++) made.push((await direct(alice, await person())).id as number);
+    const all = await ok(call(alice, 'GET', '/api/dm/conversations'));
+    expect(all).toMatchObject({ total: 3, limit: 100, offset: 0 });
+    // Newest activity first: the last one made comes first.
+    expect(all.conversations.map((c: Json) => c.id)).toEqual([...made].reverse());
+    const page = await ok(call(alice, 'GET', '/api/dm/conversations?limit=1&offset=1'));
+    expect(page).toMatchObject({ total: 3, limit: 1, offset: 1 });
+    expect(page.conversations.map((c: Json) => c.id)).toEqual([made[1]]);
+    await refused(call(alice, 'GET', '/api/dm/conversations?limit=101'), 400, 'limit must be at most 100');
+  });
+
   it('shows participants with nickname, role and avatar to participants only', async () => {
     const alice = await person();
     const admin = await person(2);

@@ -13,7 +13,7 @@ import {
   portalUrl,
   waitFor,
 } from '../helpers/portal-client';
-import { fitInWindow } from '../helpers/rate-window';
+import { lateInWindow } from '../helpers/rate-window';
 import { ISO, type Json, ok, type Person, roomKit } from '../helpers/rooms';
 import { NO_REQUEST_LIMITS, startTestServer, type TestServer } from '../helpers/server';
 
@@ -83,18 +83,24 @@ describe('connecting and opening', () => {
 });
 
 describe('dm_create_group', () => {
-  it('creates the group and sends dm_conversations_list to the creator and every member', async () => {
+  it('sends dm_conversations_list to the creator and the new conversation to every member', async () => {
     const alice = await chatter();
     const bob = await chatter();
     const carol = await chatter();
     alice.ws.send({ type: 'dm_create_group', user_ids: [bob.id, carol.id], name: 'Project Team' });
-    for (const p of [alice, bob, carol]) {
-      const list = await p.ws.nextOf('dm_conversations_list');
-      expect((list.conversations as Json[])[0]).toMatchObject({
-        type: 'group',
-        name: 'Project Team',
-        participants: [{ user_id: alice.id }, { user_id: bob.id }, { user_id: carol.id }],
-      });
+    const group = {
+      type: 'group',
+      name: 'Project Team',
+      participants: [{ user_id: alice.id }, { user_id: bob.id }, { user_id: carol.id }],
+      unread_count: 0,
+      muted: false,
+    };
+    const list = await alice.ws.nextOf('dm_conversations_list');
+    expect((list.conversations as Json[])[0]).toMatchObject(group);
+    for (const p of [bob, carol]) {
+      expect((await p.ws.nextOf('dm_conversation_updated')).conversation).toMatchObject(group);
+      // Targeted: no rebuilt list for them.
+      expect((await drain(p.ws)).filter((m) => m.type === 'dm_conversations_list')).toEqual([]);
     }
   });
 
@@ -109,6 +115,41 @@ describe('dm_create_group', () => {
     await expectError(alice.ws, 'You cannot message this user');
     alice.ws.send({ type: 'dm_create_group', user_ids: [], name: 'G' });
     await expectError(alice.ws, /user_ids/);
+  });
+});
+
+describe('membership changes', () => {
+  it('announces leaving and adding participants to everyone concerned', async () => {
+    const [alice, bob, carol, dave] = [await chatter(), await chatter(), await chatter(), await chatter()];
+    alice.ws.send({ type: 'dm_create_group', user_ids: [bob.id, carol.id], name: 'Crew' });
+    const id = ((await alice.ws.nextOf('dm_conversations_list')).conversations as Json[])[0]!.id as number;
+    for (const p of [bob, carol]) await p.ws.nextOf('dm_conversation_updated');
+    const ids = (c: Json) => (c.participants as Json[]).map((p) => p.user_id);
+
+    // Leaving: the others get the conversation without the leaver; the leaver's sockets drop it.
+    await ok(api(server, 'POST', `/api/dm/conversations/${id}/leave`, { token: carol.token }));
+    for (const p of [alice, bob]) {
+      const update = await p.ws.nextOf('dm_conversation_updated');
+      expect(update.conversation).toMatchObject({ id, name: 'Crew' });
+      expect(ids(update.conversation as Json)).toEqual([alice.id, bob.id]);
+    }
+    expect(await carol.ws.nextOf('dm_conversation_removed')).toEqual({
+      type: 'dm_conversation_removed',
+      conversation_id: id,
+    });
+
+    // Adding: the new participant and the existing ones all get the new participant list.
+    await ok(
+      api(server, 'POST', `/api/dm/conversations/${id}/participants`, {
+        token: bob.token,
+        body: { user_ids: [dave.id] },
+      }),
+    );
+    for (const p of [alice, bob, dave]) {
+      const update = await p.ws.nextOf('dm_conversation_updated');
+      expect(ids(update.conversation as Json)).toEqual([alice.id, bob.id, dave.id]);
+    }
+    expect((await drain(carol.ws)).filter((m) => m.type === 'dm_conversation_updated')).toEqual([]);
   });
 });
 
@@ -166,18 +207,55 @@ describe('dm_message', () => {
 
   it('allows 5 messages per 5 seconds, then answers with the exact error', async () => {
     const { alice, id } = await pair();
-    // The 5 s windows are aligned to the epoch: the burst must not straddle two of them.
-    await fitInWindow(5_000, 2_500);
     for (let i = 0; i < 6; i++)
       alice.ws.send({ type: 'dm_message', conversation_id: id, message: `burst ${i}` });
     expect(await alice.ws.nextOf('error')).toEqual({
       type: 'error',
       message: "Slow down! You're sending messages too fast.",
     });
-    // Sends are handled concurrently: the error may come before the fifth row is written.
-    const stored = () => db().select().from(dmMessages).where(eq(dmMessages.conversationId, id));
-    await waitFor(async () => (await stored()).length >= 5, 'the five messages to be stored');
-    expect(await stored()).toHaveLength(5);
+    // Frames are handled in order: the five were stored before the sixth was refused.
+    const stored = await db().select().from(dmMessages).where(eq(dmMessages.conversationId, id));
+    expect(stored).toHaveLength(5);
+    const texts = stored.sort((a, b) => a.id - b.id).map((m) => server.deps.secretBox.decrypt(m.text));
+    expect(texts).toEqual([0, 1, 2, 3, 4].map((i) => `burst ${i}`));
+  });
+});
+
+describe('the DM send limit', () => {
+  it('shares the sliding chat budget of CHAT_RATE_* with channels, across an epoch boundary', async () => {
+    const { alice, id } = await pair();
+    const ws = await openChat(server, alice.token);
+    await ws.nextOf('dm_conversations_list');
+    ws.send({ type: 'join', channel: 'general' });
+    await ws.nextOf('users');
+    const boundary = await lateInWindow(5_000, 1_500);
+    for (let i = 0; i < 3; i++) await send(alice, id, `dm ${i}`);
+    for (let i = 0; i < 2; i++) {
+      ws.send({ type: 'message', channel: 'general', message: `channel ${i}` });
+      await ws.nextOf('message');
+    }
+    await boundary();
+    alice.ws.send({ type: 'dm_message', conversation_id: id, message: 'one too many' });
+    await expectError(alice.ws, "Slow down! You're sending messages too fast.");
+  });
+
+  it('follows CHAT_RATE_MESSAGES', async () => {
+    const strict = await startTestServer({ env: { ...NO_REQUEST_LIMITS, CHAT_RATE_MESSAGES: '2' } });
+    try {
+      const kit = roomKit(() => strict);
+      const [a, b] = [await kit.person(), await kit.person()];
+      const made = await ok(
+        api(strict, 'POST', '/api/dm/conversations', { token: a.token, body: { user_id: b.id } }),
+      );
+      const ws = await openChat(strict, a.token);
+      for (let i = 0; i < 3; i++) ws.send({ type: 'dm_message', conversation_id: made.id, message: `m${i}` });
+      await ws.nextOf('dm_message');
+      await ws.nextOf('dm_message');
+      await expectError(ws, "Slow down! You're sending messages too fast.");
+    } finally {
+      await closePortalClients();
+      await strict.close();
+    }
   });
 });
 
@@ -269,9 +347,17 @@ describe('dm_mark_read and dm_history', () => {
     await send(alice, id, 'two');
     const before = await ok(api(server, 'GET', '/api/dm/conversations', { token: bob.token }));
     expect(before.conversations[0]).toMatchObject({ id, unread_count: 2 });
+    // Bob's other socket learns it too, through a targeted update of that conversation only.
+    const other = await openChat(server, bob.token);
+    await other.nextOf('dm_conversations_list');
     bob.ws.send({ type: 'dm_mark_read', conversation_id: id });
-    const list = await bob.ws.nextOf('dm_conversations_list');
-    expect((list.conversations as Json[])[0]).toMatchObject({ id, unread_count: 0 });
+    for (const ws of [bob.ws, other]) {
+      const update = await ws.nextOf('dm_conversation_updated');
+      expect(update.conversation).toMatchObject({ id, unread_count: 0, last_message: { message: 'two' } });
+    }
+    expect((await drain(bob.ws)).filter((m) => m.type === 'dm_conversations_list')).toEqual([]);
+    // Alice's sockets are not told about Bob's read marker.
+    expect((await drain(alice.ws)).filter((m) => m.type === 'dm_conversation_updated')).toEqual([]);
     const outsider = await chatter();
     outsider.ws.send({ type: 'dm_mark_read', conversation_id: id });
     await expectError(outsider.ws, 'Conversation not found');
@@ -335,7 +421,7 @@ describe('notifications, search and voice', () => {
     await ws.close();
     // Offline again: the next message notifies, and only it was added since the first.
     await waitFor(
-      async () => (await server.deps.bus.presenceCount(`chat-online:${bob.id}`)) === 0,
+      async () => !(await server.deps.bus.presenceMembers('online-users')).includes(String(bob.id)),
       'bob offline',
     );
     await send(alice, id, 'back offline');

@@ -5,7 +5,9 @@ import { bots, botUserLinks, users } from '../../src/db/schema';
 import { createSession } from '../../src/services/auth/sessions';
 import { cachedValue } from '../../src/services/stats/cache';
 import { createUser } from '../../src/services/users/accounts';
+import { openChat } from '../helpers/chat-client';
 import { api, makeBot, makeUser, uniqueName } from '../helpers/identity';
+import { openPortal, portalUrl, waitFor } from '../helpers/portal-client';
 import { startTestServer, type TestServer } from '../helpers/server';
 
 // Statistics over real HTTP (API.md §3): the public /statistics/* figures against data made here,
@@ -205,6 +207,34 @@ describe('figures (cache off)', () => {
     expect(await read()).toEqual({ live_streams: 1, online_users: 2 });
     await bus.presenceRemove('online-users', 'another');
     expect(await read()).toEqual({ live_streams: 1, online_users: 1 });
+  });
+
+  it('online_users counts users connected to /ws/chat or /ws/portal, once each', async () => {
+    const reader = await makeUser(server);
+    const { token: readerToken } = await createSession(db(), server.deps.secretKey, {
+      user: reader.user,
+      method: 'password',
+    });
+    const online = async () =>
+      (await api(server, 'GET', '/api/stats', { token: readerToken })).body.online_users as number;
+    const before = await online();
+    const { user } = await makeUser(server);
+    const { token } = await createSession(db(), server.deps.secretKey, { user, method: 'password' });
+    const chat = await openChat(server, token);
+    expect(await online()).toBe(before + 1);
+    const portal = await openPortal(portalUrl(server, token));
+    await portal.nextOf('ready');
+    expect(await online()).toBe(before + 1);
+    // Leaving chat keeps the user online through the portal socket, and the other way round.
+    await chat.close();
+    await sleep(200);
+    expect(await online()).toBe(before + 1);
+    await portal.close();
+    await waitFor(async () => (await online()) === before, 'the user to go offline');
+    const again = await openChat(server, token);
+    expect(await online()).toBe(before + 1);
+    await again.close();
+    await waitFor(async () => (await online()) === before, 'the user to go offline again');
   });
 });
 

@@ -11,3 +11,15 @@ export async function fitInWindow(windowMs: number, budgetMs: number) {
 
 /** The tiers count per minute. */
 export const fitInOneMinuteWindow = (budgetMs: number) => fitInWindow(60_000, budgetMs);
+
+/**
+ * Waits until at most `lastMs` are left in the current epoch-aligned window, then returns a
+ * function that waits until that window has ended: a burst sent between the two straddles a
+ * boundary, where a fixed window would start counting afresh.
+ */
+export async function lateInWindow(windowMs: number, lastMs: number) {
+  const left = windowMs - (Date.now() % windowMs);
+  if (left > lastMs) await sleep(left - lastMs);
+  const end = Math.ceil(Date.now() / windowMs) * windowMs;
+  return () => sleep(Math.max(0, end - Date.now()) + 50);
+}

@@ -310,6 +310,22 @@ function busContract(name: string, makeBus: () => Promise<Bus>, skipReason?: str
         expect((await bus.counters.hit(key, 60_000)).count).toBe(1);
       });
 
+      it('keeps a sliding window: at most `limit` admitted in any span, refusals not counted', async () => {
+        const key = uid('slide');
+        const results = [];
+        for (let i = 0; i < 4; i++) results.push(await bus.counters.slide(key, 3, 400));
+        expect(results.map((r) => r.allowed)).toEqual([true, true, true, false]);
+        expect(results.map((r) => r.count)).toEqual([1, 2, 3, 3]);
+        expect(results[3]!.retryAfterMs).toBeGreaterThan(0);
+        expect(results[3]!.retryAfterMs).toBeLessThanOrEqual(401);
+        expect((await bus.counters.slide(uid('other'), 3, 400)).allowed).toBe(true);
+        await sleep(results[3]!.retryAfterMs + 20);
+        expect((await bus.counters.slide(key, 3, 400)).allowed).toBe(true);
+        await bus.counters.reset(key);
+        expect((await bus.counters.slide(key, 1, 60_000)).count).toBe(1);
+        await expect(bus.counters.slide(key, 0, 1_000)).rejects.toThrow(RangeError);
+      });
+
       it('rejects a window or cost that is not an integer in range', async () => {
         await expect(bus.counters.hit(uid('bad'), 0)).rejects.toThrow(RangeError);
         await expect(bus.counters.hit(uid('bad'), 1_000, -1)).rejects.toThrow(RangeError);
@@ -381,6 +397,14 @@ describe.skipIf(redisSkipReason !== undefined)('Redis bus across nodes', () => {
     expect(last.count).toBe(4);
     await nodeB.counters.reset(key);
     expect((await nodeA.counters.hit(key, 60_000)).count).toBe(1);
+  });
+
+  it('shares a sliding window between nodes', async () => {
+    const key = uid('slide');
+    expect((await nodeA.counters.slide(key, 3, 60_000)).allowed).toBe(true);
+    expect((await nodeB.counters.slide(key, 3, 60_000)).allowed).toBe(true);
+    expect((await nodeA.counters.slide(key, 3, 60_000)).allowed).toBe(true);
+    expect((await nodeB.counters.slide(key, 3, 60_000)).allowed).toBe(false);
   });
 
   it('shares presence between nodes', async () => {

@@ -1,16 +1,29 @@
-import { count, eq } from 'drizzle-orm';
+import { existsSync, mkdirSync, utimesSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { count, eq, inArray, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createSecretBox } from '../../src/core/crypto';
 import { createLogger } from '../../src/core/log';
 import { type Database, openDatabase } from '../../src/db/client';
-import { channels, chatMessages, chatReactions } from '../../src/db/schema';
+import {
+  channels,
+  chatMessages,
+  chatPolls,
+  chatPollVotes,
+  chatReactions,
+  dmMessages,
+} from '../../src/db/schema';
 import { runRetention, startChatRetention } from '../../src/services/retention/chat-messages';
 import { searchTokensOf } from '../../src/services/search/blind-index';
+import { chatImageDir } from '../../src/services/uploads/chat-images';
+import { uploadKeyOf } from '../../src/services/uploads/references';
 import { createUser } from '../../src/services/users/accounts';
 import { createTestDatabaseUrl } from '../helpers/database';
+import { makeTempDir, removeDir } from '../helpers/env';
 
 // Chat message retention (API.md §8) on a real database: expired rows go in bounded batches,
-// taking their reactions and search tokens with them; newer rows stay.
+// taking their reactions, search tokens, polls and votes with them; newer rows stay. Uploaded
+// images go with the last message showing them, and unreferenced old uploads are swept.
 
 let database: Database;
 let drop: () => Promise<void>;
@@ -97,5 +110,100 @@ describe('chat retention', () => {
     const job = startChatRetention({ db: database.db, log: createLogger('silent'), days: 7 });
     await vi.waitFor(async () => expect(await countIn(channelId)).toBe(1), { timeout: 10_000 });
     await job.stop();
+  });
+});
+
+describe('what goes with an expired message', () => {
+  it('takes its poll and the poll’s votes', async () => {
+    const db = database.db;
+    const { channelId } = await seed([30, 1]);
+    const [old, fresh] = await db
+      .select({ id: chatMessages.id, userId: chatMessages.userId })
+      .from(chatMessages)
+      .where(eq(chatMessages.channelId, channelId))
+      .orderBy(chatMessages.id);
+    const polls = await db
+      .insert(chatPolls)
+      .values(
+        [old!, fresh!].map((m) => ({
+          messageId: m.id,
+          channelId,
+          creatorId: m.userId,
+          content: box.encrypt(JSON.stringify({ question: 'q', options: ['a', 'b'] })),
+          optionCount: 2,
+        })),
+      )
+      .returning({ id: chatPolls.id });
+    await db
+      .insert(chatPollVotes)
+      .values(polls.map((p) => ({ pollId: p.id, userId: old!.userId!, optionIndex: 0 })));
+    await runRetention({ db, days: 7, now });
+    const ids = polls.map((p) => p.id);
+    const left = await db.select({ id: chatPolls.id }).from(chatPolls).where(inArray(chatPolls.id, ids));
+    expect(left.map((p) => p.id)).toEqual([polls[1]!.id]);
+    const votes = await db.select().from(chatPollVotes).where(inArray(chatPollVotes.pollId, ids));
+    expect(votes.map((v) => v.pollId)).toEqual([polls[1]!.id]);
+  });
+
+  it('deletes an upload with the last message showing it, and sweeps unreferenced old uploads', async () => {
+    const db = database.db;
+    const dataDir = makeTempDir();
+    try {
+      const dir = chatImageDir(dataDir);
+      mkdirSync(dir, { recursive: true });
+      const file = (tag: string) => `${tag.padEnd(22, 'x')}.png`;
+      const names = {
+        gone: file('gone'), // only on an expired message
+        shared: file('shared'), // on an expired message and on a fresh DM
+        orphanOld: file('orphanold'), // never sent, older than the grace period
+        orphanNew: file('orphannew'), // never sent, still within it
+      };
+      for (const name of Object.values(names)) writeFileSync(join(dir, name), 'png');
+      const dayAgo = (now.getTime() - 2 * DAY) / 1000;
+      for (const name of [names.gone, names.shared, names.orphanOld])
+        utimesSync(join(dir, name), dayAgo, dayAgo);
+      const url = (name: string) => `/static/uploads/chat/${name}`;
+      const { channelId } = await seed([1]);
+      const image = (name: string) => ({
+        attachments: box.encrypt(JSON.stringify({ image_url: url(name) })),
+        uploadKey: uploadKeyOf(key, url(name)),
+      });
+      await db.insert(chatMessages).values([
+        {
+          channelId,
+          text: box.encrypt('old'),
+          createdAt: new Date(now.getTime() - 30 * DAY),
+          ...image(names.gone),
+        },
+        {
+          channelId,
+          text: box.encrypt('old'),
+          createdAt: new Date(now.getTime() - 30 * DAY),
+          ...image(names.shared),
+        },
+      ]);
+      const [conversation] = await database.query<{ id: number }>(
+        sql`insert into dm_conversations (type) values ('group') returning id`,
+      );
+      await db.insert(dmMessages).values({
+        conversationId: conversation!.id,
+        text: box.encrypt('fresh'),
+        createdAt: now,
+        ...image(names.shared),
+      });
+      const result = await runRetention({
+        db,
+        days: 7,
+        now,
+        uploads: { secretBox: box, secretKey: key, dataDir, log: createLogger('silent') },
+      });
+      expect(result.uploads).toBe(1);
+      expect(existsSync(join(dir, names.gone))).toBe(false);
+      expect(existsSync(join(dir, names.shared))).toBe(true);
+      expect(existsSync(join(dir, names.orphanOld))).toBe(false);
+      expect(existsSync(join(dir, names.orphanNew))).toBe(true);
+    } finally {
+      removeDir(dataDir);
+    }
   });
 });

@@ -30,6 +30,10 @@ beforeEach(() => {
       keys.push({ key, windowMs });
       return inner.hit(key, windowMs, cost);
     },
+    slide: (key, limit, windowMs) => {
+      keys.push({ key, windowMs });
+      return inner.slide(key, limit, windowMs);
+    },
     reset: (key) => inner.reset(key),
   };
   limiter = createRateLimiter({ store, limits: LIMITS, now: () => t });
@@ -191,5 +195,40 @@ describe('rateLimitHeaders', () => {
       'X-RateLimit-Reset': String((MINUTE_START + 60_000) / 1000),
       'Retry-After': '50',
     });
+  });
+});
+
+describe('sliding windows (chat, search, uploads)', () => {
+  it('never admits more than the limit in any span of the window, across epoch boundaries', async () => {
+    // Five just before a 5 s boundary: a fixed window would admit five more just after it.
+    t = MINUTE_START + 4_900;
+    const first = await hitTimes(5, () => limiter.checkSliding('chat', '42', 5, 5_000));
+    expect(first.map((r) => r.allowed)).toEqual([true, true, true, true, true]);
+    expect(first.map((r) => r.remaining)).toEqual([4, 3, 2, 1, 0]);
+    t = MINUTE_START + 5_100;
+    const refused = await limiter.checkSliding('chat', '42', 5, 5_000);
+    expect(refused).toMatchObject({ allowed: false, remaining: 0, retryAfterSeconds: 5 });
+    expect(refused.resetAt).toBe(MINUTE_START + 4_900 + 5_000 + 1);
+    // A refused use is not counted, and a use exactly one window old still is.
+    t = MINUTE_START + 9_900;
+    expect((await limiter.checkSliding('chat', '42', 5, 5_000)).allowed).toBe(false);
+    t = MINUTE_START + 9_901;
+    const next = await hitTimes(6, () => limiter.checkSliding('chat', '42', 5, 5_000));
+    expect(next.map((r) => r.allowed)).toEqual([true, true, true, true, true, false]);
+    expect(keys.at(-1)).toEqual({ key: 'rl:chat:42', windowMs: 5_000 });
+  });
+
+  it('frees one slot at a time as the oldest uses age out', async () => {
+    for (const offset of [0, 1_000, 2_000]) {
+      t = MINUTE_START + offset;
+      expect((await limiter.checkSliding('search', 'u', 3, 10_000)).allowed).toBe(true);
+    }
+    t = MINUTE_START + 10_001;
+    expect((await limiter.checkSliding('search', 'u', 3, 10_000)).allowed).toBe(true);
+    const refused = await limiter.checkSliding('search', 'u', 3, 10_000);
+    expect(refused.allowed).toBe(false);
+    expect(refused.resetAt).toBe(MINUTE_START + 11_001);
+    // Subjects are counted apart.
+    expect((await limiter.checkSliding('search', 'v', 3, 10_000)).allowed).toBe(true);
   });
 });

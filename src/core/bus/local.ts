@@ -1,4 +1,4 @@
-import type { Bus, BusHandler, CounterStore } from './types';
+import type { Bus, BusHandler, CounterStore, SlideResult } from './types';
 
 // The in-process Bus for a single node. It mirrors the Redis one on purpose (asynchronous delivery,
 // a JSON copy per handler, epoch-aligned windows) so code tested on one behaves the same on the other.
@@ -42,15 +42,37 @@ export function deliver(handler: BusHandler, json: string, topic: string, log: B
   }
 }
 
+/**
+ * One step of a sliding-window log (`times`: admitted hits, oldest first, pruned in place). Hits
+ * older than `windowMs` no longer count; one exactly `windowMs` old still does, so no closed span
+ * of `windowMs` holds more than `limit` (the Redis script applies the same rule).
+ */
+export function slideLog(times: number[], t: number, limit: number, windowMs: number): SlideResult {
+  let expired = 0;
+  while (expired < times.length && times[expired]! < t - windowMs) expired++;
+  times.splice(0, expired);
+  if (times.length < limit) {
+    times.push(t);
+    return { allowed: true, count: times.length, retryAfterMs: 0 };
+  }
+  return {
+    allowed: false,
+    count: times.length,
+    retryAfterMs: times[times.length - limit]! + windowMs - t + 1,
+  };
+}
+
 export function createLocalCounterStore(opts: { now?: () => number } = {}): CounterStore {
   const now = opts.now ?? Date.now;
   const windows = new Map<string, { start: number; resetAt: number; count: number }>();
+  const logs = new Map<string, { times: number[]; windowMs: number }>();
   let lastSweep = now();
 
   const sweep = (t: number) => {
     if (t - lastSweep < SWEEP_INTERVAL_MS) return;
     lastSweep = t;
     for (const [key, w] of windows) if (w.resetAt <= t) windows.delete(key);
+    for (const [key, log] of logs) if ((log.times.at(-1) ?? 0) < t - log.windowMs) logs.delete(key);
   };
 
   return {
@@ -70,8 +92,22 @@ export function createLocalCounterStore(opts: { now?: () => number } = {}): Coun
       w.count += cost;
       return { count: w.count, resetAt: w.resetAt };
     },
+    async slide(key, limit, windowMs) {
+      assertPositiveInt('windowMs', windowMs);
+      assertPositiveInt('limit', limit);
+      const t = now();
+      sweep(t);
+      let log = logs.get(key);
+      if (!log) {
+        log = { times: [], windowMs };
+        logs.set(key, log);
+      }
+      log.windowMs = windowMs;
+      return slideLog(log.times, t, limit, windowMs);
+    },
     async reset(key) {
       windows.delete(key);
+      logs.delete(key);
     },
   };
 }

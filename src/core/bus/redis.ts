@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { Redis, type RedisOptions } from 'ioredis';
 import {
   assertCost,
@@ -31,6 +32,24 @@ redis.call('PEXPIRE', KEYS[1], math.max(1, stored + tonumber(ARGV[2]) - tonumber
 return {n, stored}
 `;
 
+// The sliding-window log of CounterStore.slide: a sorted set of admitted hits scored by Redis's own
+// clock (one clock for every node). A hit exactly `window` old still counts, as in slideLog.
+const SLIDE_LUA = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local limit = tonumber(ARGV[1])
+local window = tonumber(ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. (now - window))
+local n = redis.call('ZCARD', KEYS[1])
+if n < limit then
+  redis.call('ZADD', KEYS[1], now, ARGV[3])
+  redis.call('PEXPIRE', KEYS[1], window + 1000)
+  return {1, n + 1, 0}
+end
+local pivot = redis.call('ZRANGE', KEYS[1], n - limit, n - limit, 'WITHSCORES')
+return {0, n, tonumber(pivot[2]) + window - now + 1}
+`;
+
 // Dropping expired members on add keeps a busy set bounded even if nobody reads it; the key itself
 // expires with its longest-lived member so abandoned sets disappear.
 const PRESENCE_ADD_LUA = `
@@ -49,6 +68,12 @@ type Scripted = Redis & {
     now: number,
   ): Promise<[number, number]>;
   portalPresenceAdd(key: string, member: string, expiresAt: number, now: number): Promise<unknown>;
+  portalSlide(
+    key: string,
+    limit: number,
+    windowMs: number,
+    member: string,
+  ): Promise<[number, number, number]>;
 };
 
 function withScripts(redis: Redis): Scripted {
@@ -56,6 +81,7 @@ function withScripts(redis: Redis): Scripted {
   if (!('portalCounterHit' in redis)) {
     redis.defineCommand('portalCounterHit', { numberOfKeys: 1, lua: HIT_LUA });
     redis.defineCommand('portalPresenceAdd', { numberOfKeys: 1, lua: PRESENCE_ADD_LUA });
+    redis.defineCommand('portalSlide', { numberOfKeys: 1, lua: SLIDE_LUA });
   }
   return redis as Scripted;
 }
@@ -77,8 +103,20 @@ export function createRedisCounterStore(redis: Redis, prefix = DEFAULT_PREFIX): 
       );
       return { count: Number(count), resetAt: Number(start) + windowMs };
     },
+    async slide(key, limit, windowMs) {
+      assertPositiveInt('windowMs', windowMs);
+      assertPositiveInt('limit', limit);
+      // The member only has to be unique; two hits in one millisecond are two members.
+      const [allowed, count, retryAfterMs] = await r.portalSlide(
+        `${prefix}slide:${key}`,
+        limit,
+        windowMs,
+        randomUUID(),
+      );
+      return { allowed: allowed === 1, count: Number(count), retryAfterMs: Number(retryAfterMs) };
+    },
     async reset(key) {
-      await r.del(keyOf(key));
+      await r.del(keyOf(key), `${prefix}slide:${key}`);
     },
   };
 }

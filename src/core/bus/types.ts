@@ -11,9 +11,17 @@ export interface CounterStore {
    * window ends (epoch ms).
    */
   hit(key: string, windowMs: number, cost?: number): Promise<{ count: number; resetAt: number }>;
+  /**
+   * A sliding-window log: admits the hit when fewer than `limit` hits were admitted on `key` in the
+   * last `windowMs` (so no span of `windowMs` ever holds more than `limit`), and records it. A
+   * refused hit is not recorded. `retryAfterMs` is how long until the next hit would be admitted.
+   */
+  slide(key: string, limit: number, windowMs: number): Promise<SlideResult>;
   /** Forgets a key (tests, admin resets). */
   reset(key: string): Promise<void>;
 }
+
+export type SlideResult = { allowed: boolean; count: number; retryAfterMs: number };
 
 export interface Bus {
   readonly kind: 'local' | 'redis';

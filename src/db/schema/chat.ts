@@ -84,6 +84,7 @@ export const chatMessages = pgTable(
     index('chat_messages_channel_idx').on(t.channelId, t.id),
     index('chat_messages_created_idx').on(t.createdAt),
     index('chat_messages_search_idx').using('gin', t.searchTokens),
+    index('chat_messages_upload_idx').on(t.uploadKey).where(sql`${t.uploadKey} is not null`),
   ],
 );
 
@@ -148,6 +149,8 @@ export const chatPollVotes = pgTable(
       .notNull()
       .references(() => users.id, { onDelete: 'cascade' }),
     optionIndex: integer('option_index').notNull(),
+    /** Cast in anonymous mode: counted, never attributed (like a message sent anonymously). */
+    anonymous: boolean('anonymous').notNull().default(false),
     createdAt: ts('created_at').notNull().defaultNow(),
   },
   (t) => [primaryKey({ columns: [t.pollId, t.userId, t.optionIndex] })],

@@ -71,6 +71,7 @@ export const dmMessages = pgTable(
     index('dm_messages_conversation_idx').on(t.conversationId, t.id),
     index('dm_messages_created_idx').on(t.createdAt),
     index('dm_messages_search_idx').using('gin', t.searchTokens),
+    index('dm_messages_upload_idx').on(t.uploadKey).where(sql`${t.uploadKey} is not null`),
   ],
 );
 

@@ -1,6 +1,7 @@
 import { sql } from 'drizzle-orm';
 import {
   type AnyPgColumn,
+  boolean,
   integer,
   type PgTableWithColumns,
   pgTable,
@@ -26,6 +27,11 @@ export const sealedMessageColumns = () => ({
   createdAt: ts('created_at').notNull().defaultNow(),
   /** Blind index: keyed hashes of the words, never the words. */
   searchTokens: text('search_tokens').array().notNull().default(sql`'{}'::text[]`),
+  /**
+   * Keyed hash of the uploaded image's file name (the name itself is in the sealed attachments), so
+   * the file can be deleted once no message references it any more (services/uploads).
+   */
+  uploadKey: text('upload_key'),
 });
 
 /** One reaction per (message, user, emoji) of a message table; toggled by the react frames. */
@@ -44,6 +50,8 @@ export const reactionsTable = <M extends PgTableWithColumns<any> & { id: AnyPgCo
         .notNull()
         .references(() => users.id, { onDelete: 'cascade' }),
       emoji: text('emoji').notNull(),
+      /** Reacted in anonymous mode: shown without the reactor (always false in DMs, which have none). */
+      anonymous: boolean('anonymous').notNull().default(false),
       createdAt: ts('created_at').notNull().defaultNow(),
     },
     (t) => [primaryKey({ columns: [t.messageId, t.userId, t.emoji] })],

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Bus } from '../../core/bus/types';
 import type { ChatDeps } from '../../services/chat/types';
 import { chatOnlineSet, DM_EVENTS_TOPIC, type DmBusMessage } from '../../services/dm/events';
@@ -11,8 +12,9 @@ import { ChatTiming } from './protocol';
 // DM frames target users: every authenticated /ws/chat socket subscribes to its user's transport
 // topic at attach time, and each node turns the Bus's `dm.events` into one transport publish per
 // user (a no-op on nodes that hold none of their sockets). The same attach/detach keeps the
-// per-user presence set `chat-online:<id>` (members: node ids) that DM notifications consult to
-// decide who is offline on /ws/chat, cluster-wide, in one O(1) lookup per recipient.
+// per-user presence set `chat-online:<id>` (members: node ids), from which the `user.connected` /
+// `user.disconnected` webhook events tell a user's first and last /ws/chat socket in the cluster.
+// (Who is online at all, for DM notifications and statistics, is the `online-users` set.)
 
 /** Transport topic of one user's /ws/chat sockets on this node. */
 export const chatUserTopic = (userId: number) => `chat:user:${userId}`;
@@ -24,9 +26,9 @@ export async function createDmDelivery(opts: {
   bus: Bus;
   deps: ChatDeps;
   log: Log;
-  nodeId: string;
 }) {
-  const { transport, bus, deps, log, nodeId } = opts;
+  const { transport, bus, deps, log } = opts;
+  const nodeId = randomUUID();
   /** user id → sockets this node holds. */
   const local = new Map<number, Set<PortalSocket>>();
 

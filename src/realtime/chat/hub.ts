@@ -4,7 +4,7 @@ import { CHAT_EVENTS_TOPIC, type ChatBusMessage } from '../../services/chat/even
 import type { ChatDeps } from '../../services/chat/types';
 import { createJsonHub, type JsonHub } from '../json-hub';
 import { definePortalHandler, type PortalHandler, type PortalSocket } from '../portal/handlers';
-import { CloseCode } from '../protocol';
+import { createLocalPresence } from '../portal/presence';
 import type { RealtimeTransport } from '../types';
 import { createDmDelivery } from './dm-delivery';
 import { registerBlockHandlers } from './handlers/blocks';
@@ -45,33 +45,30 @@ export async function registerChatHub(opts: {
   };
   const presence = await createChannelPresence({ bus: deps.bus, log, nodeId: randomUUID() });
   const sockets = createChatSockets({ transport, presence, deps: chatDeps });
-  const dm = await createDmDelivery({ transport, bus: deps.bus, deps: chatDeps, log, nodeId: randomUUID() });
-  // Upgrades with a credential are capped by the transport; this also covers first-message auth.
-  const perUser = new Map<number, number>();
-
+  const dm = await createDmDelivery({ transport, bus: deps.bus, deps: chatDeps, log });
+  // `online_users` of GET /api/stats counts users in chat too: the same set as /ws/portal's, so a
+  // user on both counts once, and either hub's last socket leaving keeps the other's entry.
+  const online = await createLocalPresence({ bus: deps.bus, log });
   const core = createJsonHub({
     transport,
     pattern: CHAT_PATH,
     authDeps: { db: deps.database.db, secretKey: deps.secretKey, credentialCache: deps.credentialCache },
+    bus: deps.bus,
+    log,
+    maxSocketsPerUser: deps.env.WS_MAX_SOCKETS_PER_USER,
+    maxPendingFrames: deps.env.WS_MAX_PENDING_FRAMES,
     scopeGroup: 'chat',
     limitPrefix: 'chat:',
     authTimeoutMs: opts.authTimeoutMs ?? ChatTiming.AUTH_TIMEOUT_MS,
-    attach(socket, user) {
-      const open = perUser.get(user.userId) ?? 0;
-      if (open >= deps.env.WS_MAX_SOCKETS_PER_USER) {
-        socket.close(CloseCode.RATE_LIMITED, 'Too many connections');
-        return;
-      }
-      perUser.set(user.userId, open + 1);
+    async attach(socket, user) {
       socket.subscribe(ALL_TOPIC);
+      await online.join(user.userId, socket);
       socket.sendJson({ type: ChatServerType.READY, user: { id: user.userId, username: user.username } });
-      void dm.attach(socket, user);
+      await dm.attach(socket, user);
     },
-    detach(socket, user) {
-      const open = (perUser.get(user.userId) ?? 1) - 1;
-      if (open > 0) perUser.set(user.userId, open);
-      else perUser.delete(user.userId);
-      return sockets.drop(socket, user);
+    async detach(socket, user) {
+      await sockets.drop(socket, user);
+      await online.leave(user.userId, socket);
     },
     // Error frames are the seed's `{type:"error", message}` and nothing more.
     errorFrame: (message) => ({ type: ChatServerType.ERROR, message }),
@@ -87,7 +84,9 @@ export async function registerChatHub(opts: {
       await voice.close().catch(() => {});
       await unsubscribe().catch(() => {});
       await dm.close();
+      await online.close();
       presence.close();
+      core.stopTimers();
     },
   };
   const context = { hub, deps: chatDeps, sockets };

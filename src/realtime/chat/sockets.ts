@@ -10,7 +10,8 @@ import type { RealtimeTransport } from '../types';
 import type { ChannelPresence } from './presence';
 import { ALL_TOPIC, ChatServerType, channelTopic, MAX_JOINED_CHANNELS } from './protocol';
 
-// The channels each socket on this node joined, and delivery of Bus chat events to them. Frames
+// The channels each socket on this node joined (by id, with the channel's current name), and
+// delivery of Bus chat events to them. Frames
 // that are the same for everyone go through the transport's topic fan-out; frames that differ per
 // viewer (anonymous authors, blocked authors, the actor's own typing) go socket by socket.
 
@@ -129,6 +130,13 @@ export function createChatSockets(opts: {
 
     deliver(message: ChatBusMessage) {
       const { channel_id: channelId, frame } = message;
+      // Sockets hold their channels by id; the name they use for it (user_left, the default voice
+      // room) follows renames.
+      if (message.renamed) {
+        for (const socket of local.get(message.renamed.id) ?? []) {
+          joinedOf(socket).set(message.renamed.id, message.renamed.name);
+        }
+      }
       if (message.evict && channelId !== null) return void evict(channelId, message.evict, frame);
       const perViewer =
         message.real !== undefined ||

@@ -3,7 +3,6 @@ import { countUnread } from '../../services/notifications/inbox';
 import { NOTIFY_TOPIC, type NotifyBusMessage } from '../../services/notifications/types';
 import { USER_EVENTS_TOPIC, type UserBusMessage } from '../../services/rooms/events';
 import { createJsonHub, type JsonHub } from '../json-hub';
-import { CloseCode } from '../protocol';
 import type { RealtimeTransport } from '../types';
 import { createLocalPresence } from './presence';
 import {
@@ -33,23 +32,21 @@ export async function registerPortalHub(opts: {
 }): Promise<PortalHub> {
   const { transport, deps } = opts;
   const log = deps.log.child({ component: 'ws-portal' });
-  const maxSockets = deps.env.WS_MAX_SOCKETS_PER_USER;
   const presence = await createLocalPresence({ bus: deps.bus, log });
 
   const core = createJsonHub({
     transport,
     pattern: PORTAL_PATH,
     authDeps: { db: deps.database.db, secretKey: deps.secretKey, credentialCache: deps.credentialCache },
+    bus: deps.bus,
+    log,
+    maxSocketsPerUser: deps.env.WS_MAX_SOCKETS_PER_USER,
+    maxPendingFrames: deps.env.WS_MAX_PENDING_FRAMES,
     scopeGroup: 'notifications',
     limitPrefix: '',
     authTimeoutMs: opts.authTimeoutMs ?? PortalTiming.AUTH_TIMEOUT_MS,
-    /** Cap, topics, presence, then `ready`. */
+    /** Topics, presence, then `ready` (the cap was checked by the hub core). */
     async attach(socket, user) {
-      // Upgrades with a credential are capped by the transport; this also covers first-message auth.
-      if (presence.socketsOf(user.userId) >= maxSockets) {
-        socket.close(CloseCode.RATE_LIMITED, 'Too many connections');
-        return;
-      }
       socket.subscribe(userTopic(user.userId));
       socket.subscribe(PortalTopic.ALL);
       await presence.join(user.userId, socket);
@@ -92,6 +89,7 @@ export async function registerPortalHub(opts: {
     ...core,
     async close() {
       await roomHandlers.close();
+      core.stopTimers();
       await unsubscribeNotify().catch(() => {});
       await unsubscribeUserEvents().catch(() => {});
       await presence.close();

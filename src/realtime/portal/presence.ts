@@ -34,10 +34,6 @@ export async function createLocalPresence(opts: { bus: Bus; log: Log; ttlMs?: nu
   timer.unref();
 
   return {
-    /** Sockets this node holds for `userId`. */
-    socketsOf(userId: number): number {
-      return users.get(userId)?.size ?? 0;
-    },
     has(userId: number): boolean {
       return users.has(userId);
     },

@@ -42,9 +42,9 @@ function checkActor(res: Response): UserActor {
 }
 
 async function checkUploadRate(deps: AppDeps, res: Response, userId: number) {
-  let result: Awaited<ReturnType<AppDeps['rateLimiter']['checkCustom']>>;
+  let result: Awaited<ReturnType<AppDeps['rateLimiter']['checkSliding']>>;
   try {
-    result = await deps.rateLimiter.checkCustom('chat-upload', `user:${userId}`, UPLOADS_PER_MINUTE, 60_000);
+    result = await deps.rateLimiter.checkSliding('chat-upload', `user:${userId}`, UPLOADS_PER_MINUTE, 60_000);
   } catch (err) {
     // As for the tiers: an unreachable counter store serves rather than fails every upload.
     (res.locals.log ?? deps.log).warn({ err }, 'rate limiter unavailable');

@@ -9,6 +9,7 @@ export const chatDeps = (ctx: Pick<Context, 'db' | 'log' | 'deps'>) => ({
   secretBox: ctx.deps.secretBox,
   secretKey: ctx.deps.secretKey,
   rateLimiter: ctx.deps.rateLimiter,
+  env: ctx.deps.env,
 });
 
 /** The signed-in caller as the chat services see them. */

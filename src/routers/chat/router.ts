@@ -1,4 +1,3 @@
-import { z } from 'zod';
 import { createChannel, deleteChannel, listChannels, updateChannel } from '../../services/chat/channels';
 import { addMember, listMembers, removeMember, setMemberRole } from '../../services/chat/members';
 import { ZSuccess } from '../fields';
@@ -11,7 +10,9 @@ import {
   ZChannelId,
   ZChannelList,
   ZChannelMemberList,
+  ZChannelPageInput,
   ZCreateChannelInput,
+  ZMemberPageInput,
   ZMemberRef,
   ZSetMemberRoleInput,
   ZUpdateChannelInput,
@@ -25,9 +26,9 @@ const channelsRouter = router({
     .meta({
       openapi: { method: 'GET', path: '/api/chat/channels', tags, summary: 'Channels the caller may read' },
     })
-    .input(z.void())
+    .input(ZChannelPageInput)
     .output(ZChannelList)
-    .query(({ ctx }) => listChannels(chatDeps(ctx), chatActor(ctx))),
+    .query(({ ctx, input }) => listChannels(chatDeps(ctx), chatActor(ctx), input)),
 
   create: authedProcedure
     .meta({
@@ -72,9 +73,9 @@ const channelsRouter = router({
     .meta({
       openapi: { method: 'GET', path: '/api/chat/channels/{id}/members', tags, summary: 'Channel members' },
     })
-    .input(ZChannelId)
+    .input(ZMemberPageInput)
     .output(ZChannelMemberList)
-    .query(({ ctx, input }) => listMembers(chatDeps(ctx), chatActor(ctx), input.id)),
+    .query(({ ctx, input: { id, ...page } }) => listMembers(chatDeps(ctx), chatActor(ctx), id, page)),
 
   addMember: authedProcedure
     .meta({

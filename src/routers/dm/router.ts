@@ -1,4 +1,3 @@
-import { z } from 'zod';
 import {
   addParticipants,
   createGroup,
@@ -16,6 +15,7 @@ import {
   ZConversationDetail,
   ZConversationId,
   ZConversationList,
+  ZConversationPageInput,
   ZCreateConversationInput,
   ZCreatedConversation,
   ZDmHistoryInput,
@@ -38,9 +38,9 @@ export const dmRouter = router({
         summary: 'Your conversations, most recent first',
       },
     })
-    .input(z.void())
+    .input(ZConversationPageInput)
     .output(ZConversationList)
-    .query(({ ctx }) => listConversations(chatDeps(ctx), ctx.actor.userId)),
+    .query(({ ctx, input }) => listConversations(chatDeps(ctx), ctx.actor.userId, input)),
 
   create: authedProcedure
     .meta({

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { PAYLOAD_ROLES } from '../../services/chat/types';
 import { DM_LIMITS, DM_TYPES } from '../../services/dm/types';
-import { ZInteger as integer, MAX_ID, ZId, ZIsoDate } from '../fields';
+import { ZInteger as integer, MAX_ID, pageFields, pageOutputFields, ZId, ZIsoDate } from '../fields';
 
 // Inputs and outputs of the DM router (API.md §8, seed 002 "Direct Messages"); outputs mirror
 // services/dm/*.ts views.
@@ -33,6 +33,7 @@ export const ZConversationList = z.object({
       muted: z.boolean(),
     }),
   ),
+  ...pageOutputFields,
 });
 
 export const ZConversationDetail = ZConversationBase.extend({
@@ -89,6 +90,8 @@ export const ZCreateConversationInput = z
   });
 
 export const ZConversationId = z.object({ id: ZId });
+
+export const ZConversationPageInput = z.object(pageFields(DM_LIMITS.HISTORY_MAX, DM_LIMITS.HISTORY_DEFAULT));
 
 export const ZDmHistoryInput = z.object({
   id: ZId,

@@ -2,9 +2,11 @@ import { and, count, eq, gt, inArray, isNull, ne, or, sql } from 'drizzle-orm';
 import { AppError } from '../../core/errors';
 import { channelMembers, channels, chatMessages, chatReads } from '../../db/schema';
 import { writeAudit } from '../audit/audit';
-import { isAdmin, readableChannel } from './access';
+import { announceVoiceRoomEvent } from '../voice/room-events';
+import { assertActive, isAdmin, readableChannel } from './access';
 import { publishChatEvent } from './events';
 import { CHAT_LIMITS, type ChannelRow, type ChatActor, type ChatDeps } from './types';
+import { notBlockedBy } from './views';
 
 // Channels of seed 002: listing what the caller may read, and creating, changing and deleting them
 // under the rules of API.md §8. Every change is audited; renames and deletions reach open sockets.
@@ -21,7 +23,8 @@ export function channelView(c: ChannelRow) {
     id: c.id,
     name: c.name,
     description: c.description,
-    is_default: c.isDefault,
+    // Seed 002 shows `"is_default": 1` (and `is_stream_channel: false`): an integer flag.
+    is_default: (c.isDefault ? 1 : 0) as 0 | 1,
     is_stream_channel: c.isStreamChannel,
     visibility: c.visibility as 'public' | 'private',
     mode: c.mode as 'open' | 'readonly',
@@ -39,19 +42,35 @@ const audit = (deps: Pick<ChatDeps, 'db'>, actor: ChatActor, action: string, id:
     details,
   });
 
-/** GET /api/chat/channels: public channels, the caller's private ones (all for Admin+), with unread counts. */
-export async function listChannels(deps: Pick<ChatDeps, 'db'>, actor: ChatActor) {
+export type ChannelPage = { limit: number; offset: number };
+export const CHANNEL_PAGE_DEFAULT: ChannelPage = { limit: 100, offset: 0 };
+
+/**
+ * GET /api/chat/channels: public channels and the caller's private ones (all for Admin+), default
+ * first then by name, a page at a time, with unread counts.
+ */
+export async function listChannels(
+  deps: Pick<ChatDeps, 'db'>,
+  actor: ChatActor,
+  page: ChannelPage = CHANNEL_PAGE_DEFAULT,
+) {
   const { db } = deps;
   const mine = db
     .select({ id: channelMembers.channelId })
     .from(channelMembers)
     .where(eq(channelMembers.userId, actor.userId));
+  const visible = isAdmin(actor)
+    ? undefined
+    : or(eq(channels.visibility, 'public'), inArray(channels.id, mine));
+  const [total] = await db.select({ n: count() }).from(channels).where(visible);
   const rows = await db
     .select()
     .from(channels)
-    .where(isAdmin(actor) ? undefined : or(eq(channels.visibility, 'public'), inArray(channels.id, mine)))
-    .orderBy(sql`${channels.isDefault} desc`, channels.name);
-  // Unread: newer than the caller's read marker, written by someone else.
+    .where(visible)
+    .orderBy(sql`${channels.isDefault} desc`, channels.name)
+    .limit(page.limit)
+    .offset(page.offset);
+  // Unread: newer than the caller's read marker, written by someone else the caller did not block.
   const unread = rows.length
     ? await db
         .select({ channelId: chatMessages.channelId, n: count() })
@@ -67,13 +86,18 @@ export async function listChannels(deps: Pick<ChatDeps, 'db'>, actor: ChatActor)
               rows.map((c) => c.id),
             ),
             or(isNull(chatMessages.userId), ne(chatMessages.userId, actor.userId)),
+            notBlockedBy(actor.userId),
             or(isNull(chatReads.lastReadId), gt(chatMessages.id, chatReads.lastReadId)),
           ),
         )
         .groupBy(chatMessages.channelId)
     : [];
   const unreadOf = new Map(unread.map((u) => [u.channelId, u.n]));
-  return { channels: rows.map((c) => ({ ...channelView(c), unread_count: unreadOf.get(c.id) ?? 0 })) };
+  return {
+    channels: rows.map((c) => ({ ...channelView(c), unread_count: unreadOf.get(c.id) ?? 0 })),
+    total: total?.n ?? 0,
+    ...page,
+  };
 }
 
 async function assertNameFree(deps: Pick<ChatDeps, 'db'>, name: string, exceptId?: number) {
@@ -88,6 +112,8 @@ export async function createChannel(
   input: { name: string; description?: string | undefined } & ChannelPatch,
 ) {
   const { db } = deps;
+  // Timed-out and banned users may read but not create (API.md §8: "any active user").
+  await assertActive(db, actor.userId);
   const visibility = input.visibility ?? (isAdmin(actor) ? 'public' : 'private');
   if (visibility === 'public' && !isAdmin(actor))
     throw new AppError('FORBIDDEN', 'Only admins can create public channels');
@@ -135,19 +161,22 @@ export async function updateChannel(deps: ChatDeps, actor: ChatActor, id: number
     .where(eq(channels.id, id))
     .returning();
   await audit(deps, actor, 'channel.update', id, { before: channelView(before), patch });
+  if (after!.name !== before.name) {
+    // Everyone's channel list shows public channels; a private one concerns its sockets only.
+    await publishChatEvent(deps, {
+      channel_id: after!.visibility === 'public' ? null : id,
+      frame: { type: 'channel_renamed', old_name: before.name, new_name: after!.name },
+      renamed: { id, name: after!.name },
+    });
+    await announceVoiceRoomEvent(deps, { kind: 'rename', from: before.name, to: after!.name });
+  }
   if (after!.visibility === 'private' && before.visibility === 'public') {
     await publishChatEvent(deps, {
       channel_id: id,
       frame: { type: 'channel_deleted', channel: after!.name },
       evict: 'non_members',
     });
-  }
-  if (after!.name !== before.name) {
-    // Everyone's channel list shows public channels; a private one concerns its sockets only.
-    await publishChatEvent(deps, {
-      channel_id: after!.visibility === 'public' ? null : id,
-      frame: { type: 'channel_renamed', old_name: before.name, new_name: after!.name },
-    });
+    await announceVoiceRoomEvent(deps, { kind: 'recheck', room: after!.name });
   }
   return channelView(after!);
 }
@@ -166,5 +195,6 @@ export async function deleteChannel(deps: ChatDeps, actor: ChatActor, id: number
     frame: { type: 'channel_deleted', channel: channel.name },
     closes_channel: true,
   });
+  await announceVoiceRoomEvent(deps, { kind: 'recheck', room: channel.name });
   return { success: true as const };
 }

@@ -26,6 +26,8 @@ export type ChatBusMessage = {
    * sockets get `frame` and leave the channel. `non_members`: everyone not a member or Admin+.
    */
   evict?: number[] | 'non_members';
+  /** The channel was renamed: sockets joined to it go by its new name from now on. */
+  renamed?: { id: number; name: string };
 };
 
 type PushDeps = { bus: Bus; log: { warn(obj: object, msg?: string): void } };

@@ -2,6 +2,7 @@ import { and, eq, isNotNull, lt } from 'drizzle-orm';
 import { blocks, chatMessages } from '../../db/schema';
 import { moderatorIdsOf, readableChannel } from './access';
 import { messageForActor } from './messages';
+import { pollsOfMessages } from './poll-views';
 import { CHAT_LIMITS, type ChatActor, type ChatDeps } from './types';
 import { loadMessages, messageView, notBlockedBy, type OpenMessage, seesReal, viewContext } from './views';
 
@@ -10,9 +11,18 @@ import { loadMessages, messageView, notBlockedBy, type OpenMessage, seesReal, vi
 
 type ReadDeps = Pick<ChatDeps, 'db' | 'secretBox'>;
 
+/** Views as `actor` reads them; a poll message carries its poll's state (a late joiner sees it). */
 async function present(deps: ReadDeps, actor: ChatActor, channelId: number, messages: OpenMessage[]) {
-  const ctx = await viewContext(deps, messages, await moderatorIdsOf(deps.db, channelId));
-  return messages.map((m) => messageView(m, seesReal(actor, m.row.userId, ctx), ctx));
+  const ctx = await viewContext(deps, messages, await moderatorIdsOf(deps.db, channelId), actor);
+  const polls = await pollsOfMessages(
+    deps,
+    messages.map((m) => m.row.id),
+    actor.userId,
+  );
+  return messages.map((m) => {
+    const poll = polls.get(m.row.id);
+    return { ...messageView(m, seesReal(actor, m.row.userId, ctx), ctx), ...(poll && { poll }) };
+  });
 }
 
 /** GET /api/chat/channels/{id}/messages and the `history` frame: oldest first, `has_more` older. */
@@ -65,12 +75,17 @@ export async function getThread(deps: ChatDeps, actor: ChatActor, messageId: num
   return { messages: await present(deps, actor, access.channel.id, shown.reverse()) };
 }
 
-/** The `pinned_messages` frame: the seed's fields plus the full message view. */
+/**
+ * The `pinned_messages` frame: the seed's fields plus the full message view, for the newest
+ * PINNED_MAX pinned messages (oldest first).
+ */
 export async function listPinned(deps: ReadDeps, actor: ChatActor, channelId: number) {
-  const rows = await loadMessages(
+  const newest = await loadMessages(
     deps,
     and(eq(chatMessages.channelId, channelId), isNotNull(chatMessages.pinnedAt), notBlockedBy(actor.userId)),
+    { limit: CHAT_LIMITS.PINNED_MAX, newestFirst: true },
   );
+  const rows = newest.reverse();
   const views = await present(deps, actor, channelId, rows);
   return views.map((view, i) => ({
     ...view,

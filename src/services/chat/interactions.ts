@@ -1,7 +1,7 @@
 import { and, eq, sql } from 'drizzle-orm';
 import { AppError } from '../../core/errors';
 import { chatMessages, chatReactions, chatReads, users } from '../../db/schema';
-import { assertActive, assertModerator, readableChannel } from './access';
+import { assertActive, assertModerator, moderatorIdsOf, readableChannel } from './access';
 import { publishChatEvent } from './events';
 import { messageForActor } from './messages';
 import { blockersOf } from './publish';
@@ -10,37 +10,54 @@ import type { ChatActor, ChatDeps } from './types';
 // Reactions, pins, read markers and typing (seed 002 "WebSocket API"): small actions on a message
 // or a channel, each announced to the channel's sockets through the Bus.
 
-/** Adds the reaction if absent, removes it if present. */
+/**
+ * Adds the reaction if absent, removes it if present. A reaction made in anonymous mode stays
+ * anonymous (stored per reaction, like messages): others see `user_id: null`, "Anonymous"; the
+ * reactor and moderators+ see who it was.
+ */
 export async function toggleReaction(deps: ChatDeps, actor: ChatActor, messageId: number, emoji: string) {
   const { access } = await messageForActor(deps, actor, messageId);
   await assertActive(deps.db, actor.userId);
-  const added = await deps.db
-    .insert(chatReactions)
-    .values({ messageId, userId: actor.userId, emoji })
-    .onConflictDoNothing()
-    .returning({ emoji: chatReactions.emoji });
-  if (added.length === 0) {
+  const mine = and(
+    eq(chatReactions.messageId, messageId),
+    eq(chatReactions.userId, actor.userId),
+    eq(chatReactions.emoji, emoji),
+  );
+  const removed = await deps.db
+    .delete(chatReactions)
+    .where(mine)
+    .returning({ anonymous: chatReactions.anonymous });
+  let anonymous = removed[0]?.anonymous ?? false;
+  if (removed.length === 0) {
+    const [me] = await deps.db
+      .select({ anonymous: users.anonymous })
+      .from(users)
+      .where(eq(users.id, actor.userId));
+    anonymous = me?.anonymous ?? false;
     await deps.db
-      .delete(chatReactions)
-      .where(
-        and(
-          eq(chatReactions.messageId, messageId),
-          eq(chatReactions.userId, actor.userId),
-          eq(chatReactions.emoji, emoji),
-        ),
-      );
+      .insert(chatReactions)
+      .values({ messageId, userId: actor.userId, emoji, anonymous })
+      .onConflictDoNothing();
   }
-  const frame = {
+  const base = {
     type: 'reaction_update',
     channel: access.channel.name,
     message_id: messageId,
     emoji,
-    user_id: actor.userId,
-    username: actor.username,
-    action: added.length ? 'add' : 'remove',
+    action: removed.length ? 'remove' : 'add',
   };
-  await publishChatEvent(deps, { channel_id: access.channel.id, frame });
-  return frame;
+  const real = { ...base, user_id: actor.userId, username: actor.username };
+  if (!anonymous) {
+    await publishChatEvent(deps, { channel_id: access.channel.id, frame: real });
+    return real;
+  }
+  const moderatorIds = await moderatorIdsOf(deps.db, access.channel.id);
+  await publishChatEvent(deps, {
+    channel_id: access.channel.id,
+    frame: { ...base, user_id: null, username: 'Anonymous' },
+    real: { frame: real, user_ids: [actor.userId, ...moderatorIds] },
+  });
+  return real;
 }
 
 /** Moderator+ only. */

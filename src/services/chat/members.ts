@@ -1,8 +1,9 @@
-import { and, asc, eq } from 'drizzle-orm';
+import { and, asc, count, eq } from 'drizzle-orm';
 import { AppError } from '../../core/errors';
 import { channelMembers, users } from '../../db/schema';
 import { writeAudit } from '../audit/audit';
 import { requireUser } from '../users/accounts';
+import { announceVoiceRoomEvent } from '../voice/room-events';
 import { readableChannel } from './access';
 import { publishChatEvent } from './events';
 import type { ChannelRole, ChatActor, ChatDeps } from './types';
@@ -27,10 +28,19 @@ async function managed(deps: Deps, actor: ChatActor, channelId: number) {
   return { ...access, isCreator };
 }
 
-/** GET /api/chat/channels/{id}/members */
-export async function listMembers(deps: Deps, actor: ChatActor, channelId: number) {
+/** GET /api/chat/channels/{id}/members, a page at a time (oldest members first). */
+export async function listMembers(
+  deps: Deps,
+  actor: ChatActor,
+  channelId: number,
+  page: { limit: number; offset: number } = { limit: 100, offset: 0 },
+) {
   const access = await managed(deps, actor, channelId);
   if (access.role === null && !access.isAdmin) throw new AppError('FORBIDDEN');
+  const [total] = await deps.db
+    .select({ n: count() })
+    .from(channelMembers)
+    .where(eq(channelMembers.channelId, channelId));
   const rows = await deps.db
     .select({
       userId: channelMembers.userId,
@@ -41,7 +51,9 @@ export async function listMembers(deps: Deps, actor: ChatActor, channelId: numbe
     .from(channelMembers)
     .innerJoin(users, eq(users.id, channelMembers.userId))
     .where(eq(channelMembers.channelId, channelId))
-    .orderBy(asc(channelMembers.addedAt), asc(channelMembers.userId));
+    .orderBy(asc(channelMembers.addedAt), asc(channelMembers.userId))
+    .limit(page.limit)
+    .offset(page.offset);
   return {
     members: rows.map((r) => ({
       user_id: r.userId,
@@ -49,6 +61,8 @@ export async function listMembers(deps: Deps, actor: ChatActor, channelId: numbe
       role: r.role as ChannelRole,
       added_at: r.addedAt.toISOString(),
     })),
+    total: total?.n ?? 0,
+    ...page,
   };
 }
 
@@ -118,6 +132,7 @@ export async function removeMember(deps: Deps, actor: ChatActor, channelId: numb
       frame: { type: 'channel_deleted', channel: access.channel.name },
       evict: [userId],
     });
+    await announceVoiceRoomEvent(deps, { kind: 'recheck', room: access.channel.name });
   }
   return { success: true as const };
 }

@@ -4,6 +4,7 @@ import { chatMessages, users } from '../../db/schema';
 import { inTransaction } from '../admin/hierarchy';
 import { writeAudit } from '../audit/audit';
 import { searchTokensOf } from '../search/blind-index';
+import { releaseUploads, uploadDepsOf, uploadKeyOf } from '../uploads/references';
 import { enqueueWebhookEvent } from '../webhooks/outbox';
 import { assertActive, assertCanSend, readableChannel } from './access';
 import { publishChatEvent } from './events';
@@ -44,6 +45,21 @@ export function checkContent(input: { message: string; image_url?: string | unde
   checkText(input.message, input.image_url !== undefined);
 }
 
+/**
+ * Seed 002: 5 messages per 5 s per user (CHAT_RATE_MESSAGES / CHAT_RATE_WINDOW_SECONDS), one
+ * budget for channels and DMs, as a sliding window: never more than the limit in any 5 s. A refused
+ * message is not stored and does not count.
+ */
+export async function checkSendRate(deps: Pick<ChatDeps, 'rateLimiter' | 'env'>, userId: number) {
+  const limit = await deps.rateLimiter.checkSliding(
+    'chat',
+    String(userId),
+    deps.env?.CHAT_RATE_MESSAGES ?? CHAT_LIMITS.RATE_MESSAGES,
+    (deps.env?.CHAT_RATE_WINDOW_SECONDS ?? CHAT_LIMITS.RATE_WINDOW_MS / 1000) * 1000,
+  );
+  if (!limit.allowed) throw new AppError('TOO_MANY_REQUESTS', SLOW_DOWN);
+}
+
 /** One opened message by id with its channel access for the caller (404 when unreadable). */
 export async function messageForActor(deps: ChatDeps, actor: ChatActor, messageId: number) {
   const [m] = await loadMessages(deps, eq(chatMessages.id, messageId));
@@ -79,13 +95,7 @@ export async function sendMessage(
       .where(and(eq(chatMessages.id, input.reply_to), eq(chatMessages.channelId, access.channel.id)));
     if (!parent) throw new AppError('BAD_REQUEST', 'reply_to must be a message in this channel');
   }
-  const limit = await deps.rateLimiter.checkCustom(
-    'chat',
-    String(actor.userId),
-    deps.env?.CHAT_RATE_MESSAGES ?? CHAT_LIMITS.RATE_MESSAGES,
-    (deps.env?.CHAT_RATE_WINDOW_SECONDS ?? CHAT_LIMITS.RATE_WINDOW_MS / 1000) * 1000,
-  );
-  if (!limit.allowed) throw new AppError('TOO_MANY_REQUESTS', SLOW_DOWN);
+  await checkSendRate(deps, actor.userId);
 
   const [me] = await db.select({ anonymous: users.anonymous }).from(users).where(eq(users.id, actor.userId));
   const { view, stored } = await storeMessage(
@@ -144,6 +154,7 @@ export async function storeMessage(
         webhookId: byHook?.webhookId ?? null,
         authorName: byHook?.name ?? null,
         searchTokens: searchTokensOf(deps.secretKey, m.text),
+        uploadKey: uploadKeyOf(deps.secretKey, m.imageUrl),
       })
       .returning({ id: chatMessages.id });
     // Receivers outside Portal never learn an anonymous author.
@@ -236,6 +247,7 @@ export async function deleteMessage(deps: ChatDeps, actor: ChatActor, messageId:
       },
     );
   });
+  await releaseUploads(uploadDepsOf(deps), [m.imageUrl]);
   const frame = {
     type: 'message_deleted',
     channel: access.channel.name,

@@ -2,7 +2,7 @@ import { eq, inArray } from 'drizzle-orm';
 import type { Db } from '../../db/client';
 import { users } from '../../db/schema';
 import { isAdmin, moderatorIdsOf, payloadRole } from './access';
-import type { ChatActor } from './types';
+import { CHAT_LIMITS, type ChatActor } from './types';
 
 // Users as channel payloads show them (`users`, `user_joined`): an anonymous user appears as
 // "Anonymous" without id, nickname or avatar, except to themselves and moderators+.
@@ -30,13 +30,24 @@ function personView(u: Person, moderatorIds: Set<number>, real: boolean) {
   };
 }
 
-/** The `users` list of a channel as `viewer` sees it. */
+/**
+ * The `users` list of a channel as `viewer` sees it: the first USERS_MAX online users by username,
+ * and how many are online in all.
+ */
 export async function onlineUsersView(db: Db, viewer: ChatActor, channelId: number, userIds: number[]) {
-  if (userIds.length === 0) return [];
-  const rows = await db.select().from(users).where(inArray(users.id, userIds)).orderBy(users.username);
+  if (userIds.length === 0) return { users: [], total: 0 };
+  const rows = await db
+    .select()
+    .from(users)
+    .where(inArray(users.id, userIds))
+    .orderBy(users.username)
+    .limit(CHAT_LIMITS.USERS_MAX);
   const moderatorIds = await moderatorIdsOf(db, channelId);
   const real = isAdmin(viewer) || moderatorIds.has(viewer.userId);
-  return rows.map((u) => personView(u, moderatorIds, real || u.id === viewer.userId));
+  return {
+    users: rows.map((u) => personView(u, moderatorIds, real || u.id === viewer.userId)),
+    total: userIds.length,
+  };
 }
 
 /** `user_joined` as everyone else sees it (masked when the user is anonymous). */

@@ -1,16 +1,16 @@
 import { and, eq, sql } from 'drizzle-orm';
 import { z } from 'zod';
 import { AppError } from '../../core/errors';
-import { chatPolls, chatPollVotes } from '../../db/schema';
+import { chatPolls, chatPollVotes, users } from '../../db/schema';
 import { assertActive, readableChannel } from './access';
 import { publishChannelEvent } from './events';
 import { sendMessage } from './messages';
+import { type PollRow, pollView, tallyOf } from './poll-views';
 import type { ChatActor, ChatDeps } from './types';
 
 // Polls of seed 002 ("Polls", "Poll Constraints"). A poll is a channel message (its text is the
-// question) plus a chat_polls row whose question and options are sealed like message text.
-// `total_votes` counts votes (option picks), so it equals the sum of `votes` as in the seed's
-// example ({"0":3,"1":5,"2":2} → 10); multiple-choice voters count once per option.
+// question) plus a chat_polls row whose question and options are sealed like message text. How a
+// poll reads (counts, voters) is in poll-views.ts.
 
 export const ZCreatePollInput = z.object({
   channel: z.string(),
@@ -21,39 +21,6 @@ export const ZCreatePollInput = z.object({
   duration: z.number().int().min(1).max(43_200).optional(),
 });
 export type CreatePollInput = z.infer<typeof ZCreatePollInput>;
-
-type PollRow = typeof chatPolls.$inferSelect;
-const ZContent = z.object({ question: z.string(), options: z.array(z.string()) });
-
-function openContent(deps: ChatDeps, row: PollRow) {
-  return ZContent.parse(JSON.parse(deps.secretBox.decrypt(row.content)));
-}
-
-async function countsOf(deps: ChatDeps, pollId: number) {
-  const rows = await deps.db
-    .select({ option: chatPollVotes.optionIndex, n: sql<number>`count(*)::int` })
-    .from(chatPollVotes)
-    .where(eq(chatPollVotes.pollId, pollId))
-    .groupBy(chatPollVotes.optionIndex);
-  const votes: Record<string, number> = {};
-  for (const r of rows) votes[String(r.option)] = Number(r.n);
-  return { votes, total_votes: rows.reduce((sum, r) => sum + Number(r.n), 0) };
-}
-
-export async function pollView(deps: ChatDeps, row: PollRow) {
-  const { question, options } = openContent(deps, row);
-  return {
-    id: row.id,
-    message_id: row.messageId,
-    question,
-    options,
-    ...(await countsOf(deps, row.id)),
-    allow_multiple: row.allowMultiple,
-    anonymous_votes: row.anonymousVotes,
-    closes_at: row.closesAt?.toISOString() ?? null,
-    closed: row.closedAt !== null,
-  };
-}
 
 export async function createPoll(deps: ChatDeps, actor: ChatActor, raw: CreatePollInput) {
   const input = ZCreatePollInput.parse(raw);
@@ -109,7 +76,12 @@ export async function votePoll(deps: ChatDeps, actor: ChatActor, pollId: number,
   if (!Number.isInteger(optionIndex) || optionIndex < 0 || optionIndex >= row.optionCount)
     throw new AppError('BAD_REQUEST', `option_index must be between 0 and ${row.optionCount - 1}`);
   const mine = and(eq(chatPollVotes.pollId, pollId), eq(chatPollVotes.userId, actor.userId));
-  const vote = { pollId, userId: actor.userId, optionIndex };
+  // Stored per vote, like a message's anonymity: a vote cast anonymously stays unattributed.
+  const [me] = await deps.db
+    .select({ anonymous: users.anonymous })
+    .from(users)
+    .where(eq(users.id, actor.userId));
+  const vote = { pollId, userId: actor.userId, optionIndex, anonymous: me?.anonymous ?? false };
   await deps.db.transaction(async (tx) => {
     if (row.allowMultiple) {
       // Multiple choice toggles the option.
@@ -124,7 +96,7 @@ export async function votePoll(deps: ChatDeps, actor: ChatActor, pollId: number,
       await tx.insert(chatPollVotes).values(vote).onConflictDoNothing();
     }
   });
-  const frame = { type: 'poll_updated', poll_id: pollId, ...(await countsOf(deps, pollId)) };
+  const frame = { type: 'poll_updated', poll_id: pollId, ...(await tallyOf(deps, row)) };
   await publishChannelEvent(deps, row.channelId, frame);
   return frame;
 }
@@ -144,7 +116,7 @@ export async function closePoll(deps: ChatDeps, actor: ChatActor, pollId: number
 }
 
 export async function announceClosed(deps: ChatDeps, row: PollRow) {
-  const frame = { type: 'poll_closed', poll_id: row.id, ...(await countsOf(deps, row.id)) };
+  const frame = { type: 'poll_closed', poll_id: row.id, ...(await tallyOf(deps, row)) };
   await publishChannelEvent(deps, row.channelId, frame);
   return frame;
 }

@@ -34,6 +34,10 @@ export const CHAT_LIMITS = {
   PREVIEW_CHARS: 100,
   DESCRIPTION_MAX: 500,
   EMOJI_MAX: 32,
+  /** `pinned_messages` on join: the newest this many pins. */
+  PINNED_MAX: 50,
+  /** `users` on join: this many online users (by username), with `total` for the rest. */
+  USERS_MAX: 200,
 } as const;
 
 /** The seed's exact rate-limit text. */
@@ -53,6 +57,9 @@ export type ChatDeps = {
   secretBox: SecretBox;
   secretKey: Buffer;
   rateLimiter: RateLimiter;
-  /** CHAT_RATE_MESSAGES / CHAT_RATE_WINDOW_SECONDS; CHAT_LIMITS' 5 per 5 s when absent. */
-  env?: { CHAT_RATE_MESSAGES: number; CHAT_RATE_WINDOW_SECONDS: number };
+  /**
+   * CHAT_RATE_MESSAGES / CHAT_RATE_WINDOW_SECONDS (CHAT_LIMITS' 5 per 5 s when absent) and DATA_DIR
+   * (where deleting a message deletes its no longer referenced upload).
+   */
+  env?: { CHAT_RATE_MESSAGES: number; CHAT_RATE_WINDOW_SECONDS: number; DATA_DIR?: string };
 };

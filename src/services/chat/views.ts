@@ -1,7 +1,9 @@
 import { count, desc, eq, inArray, type SQL, sql } from 'drizzle-orm';
 import type { SecretBox } from '../../core/crypto';
 import type { Db } from '../../db/client';
-import { blocks, channels, chatMessages, chatReactions, users } from '../../db/schema';
+import { channels, chatMessages, chatReactions, users } from '../../db/schema';
+import { imageUrlOf } from '../uploads/references';
+import { authorNotBlockedBy } from '../users/blocks';
 import { isAdmin, payloadRole } from './access';
 import { CHAT_LIMITS } from './types';
 
@@ -39,21 +41,21 @@ export async function loadMessages(
     channel,
     author: m.userId !== null && a?.username ? a : null,
     text: deps.secretBox.decrypt(m.text),
-    imageUrl: m.attachments
-      ? ((JSON.parse(deps.secretBox.decrypt(m.attachments)) as { image_url?: string }).image_url ?? null)
-      : null,
+    imageUrl: imageUrlOf(deps.secretBox, m.attachments),
   }));
 }
 
 /** Not written by someone the viewer blocked (seed 002: their messages are hidden from the blocker). */
-export const notBlockedBy = (viewerId: number): SQL =>
-  sql`(${chatMessages.userId} is null or ${chatMessages.userId} not in
-    (select ${blocks.blockedId} from ${blocks} where ${blocks.blockerId} = ${viewerId}))`;
+export const notBlockedBy = (viewerId: number): SQL => authorNotBlockedBy(chatMessages.userId, viewerId);
+
+type Reactor = { id: number; anonymous: boolean };
 
 export type ViewContext = {
   moderatorIds: Set<number>;
   previews: Map<number, OpenMessage>;
-  reactions: Map<number, Array<{ emoji: string; count: number; user_ids: number[] }>>;
+  reactions: Map<number, Array<{ emoji: string; count: number; reactors: Reactor[] }>>;
+  /** Who reads: sees their own anonymous reactions, and moderators+ see every reactor. Absent: nobody's. */
+  viewer?: { userId: number; level: number };
 };
 
 /** Does this viewer see the real author of anonymous messages? */
@@ -109,7 +111,12 @@ export function messageView(m: OpenMessage, real: boolean, ctx: ViewContext) {
           }
         : null,
     }),
-    reactions: ctx.reactions.get(m.row.id) ?? [],
+    reactions: (ctx.reactions.get(m.row.id) ?? []).map(({ emoji, count, reactors }) => ({
+      emoji,
+      count,
+      // Anonymous reactions are masked like anonymous authors: null in place of the id.
+      user_ids: reactors.map((r) => (r.anonymous && !seesReactor(ctx, r.id) ? null : r.id)),
+    })),
     pinned: m.row.pinnedAt !== null,
     edited_at: m.row.editedAt?.toISOString() ?? null,
     created_at: m.row.createdAt.toISOString(),
@@ -121,6 +128,9 @@ export function messageView(m: OpenMessage, real: boolean, ctx: ViewContext) {
 const seesRealParent = (parent: OpenMessage, reply: OpenMessage) =>
   !parent.row.anonymous || parent.row.userId === reply.row.userId;
 
+const seesReactor = (ctx: ViewContext, reactorId: number) =>
+  ctx.viewer !== undefined && seesReal(ctx.viewer, reactorId, ctx);
+
 export type MessageView = ReturnType<typeof messageView>;
 
 /** Reply previews and reactions for a page of messages (two queries at most). */
@@ -128,6 +138,7 @@ export async function viewContext(
   deps: { db: Db; secretBox: SecretBox },
   messages: OpenMessage[],
   moderatorIds: Set<number>,
+  viewer?: ViewContext['viewer'],
 ): Promise<ViewContext> {
   const parentIds = [...new Set(messages.flatMap((m) => (m.row.replyTo === null ? [] : [m.row.replyTo])))];
   const parents = parentIds.length ? await loadMessages(deps, inArray(chatMessages.id, parentIds)) : [];
@@ -139,6 +150,9 @@ export async function viewContext(
           emoji: chatReactions.emoji,
           n: count(),
           userIds: sql<number[]>`array_agg(${chatReactions.userId} order by ${chatReactions.createdAt})`,
+          anonymous: sql<
+            boolean[]
+          >`array_agg(${chatReactions.anonymous} order by ${chatReactions.createdAt})`,
         })
         .from(chatReactions)
         .where(inArray(chatReactions.messageId, ids))
@@ -147,8 +161,17 @@ export async function viewContext(
   const reactions: ViewContext['reactions'] = new Map();
   for (const r of reactionRows) {
     const list = reactions.get(r.messageId) ?? [];
-    list.push({ emoji: r.emoji, count: r.n, user_ids: r.userIds.map(Number) });
+    list.push({
+      emoji: r.emoji,
+      count: r.n,
+      reactors: r.userIds.map((id, i) => ({ id: Number(id), anonymous: r.anonymous[i] === true })),
+    });
     reactions.set(r.messageId, list);
   }
-  return { moderatorIds, previews: new Map(parents.map((p) => [p.row.id, p])), reactions };
+  return {
+    moderatorIds,
+    previews: new Map(parents.map((p) => [p.row.id, p])),
+    reactions,
+    ...(viewer && { viewer }),
+  };
 }

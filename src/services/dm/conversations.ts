@@ -3,9 +3,10 @@ import { AppError } from '../../core/errors';
 import type { Db } from '../../db/client';
 import { dmConversations, dmParticipants, users } from '../../db/schema';
 import { assertActive } from '../chat/access';
+import { announceVoiceRoomEvent, dmVoiceRoom } from '../voice/room-events';
 import { assertNotBlocked, participantIdsOf, requireParticipant } from './access';
 import { publishDmEvent } from './events';
-import { listConversations } from './list';
+import { conversationEntry, listConversations } from './list';
 import { DM_LIMITS, type DmActor, type DmDeps, directKeyOf } from './types';
 import { briefParticipant, participantsOf } from './views';
 
@@ -36,11 +37,26 @@ async function created(db: Db, c: typeof dmConversations.$inferSelect) {
   };
 }
 
-/** Each user gets their own `dm_conversations_list` (unread counts and mutes differ per user). */
-export async function pushConversationLists(deps: DmDeps, userIds: number[]) {
+/** `dm_conversations_list` (its first page) to one user's sockets. */
+export async function pushConversationList(deps: DmDeps, userId: number) {
+  const list = await listConversations(deps, userId);
+  await publishDmEvent(deps, { user_ids: [userId], frame: { type: 'dm_conversations_list', ...list } });
+}
+
+/**
+ * The targeted update of one conversation (not in seed 002, which lists no event for it):
+ * `dm_conversation_updated {conversation}`, the conversation as each user's list shows it
+ * (participants, last message, unread count and mute differ per user), so a client changes one
+ * entry instead of rebuilding the list. Sent when members join or leave and after `dm_mark_read`.
+ */
+export async function pushConversationUpdates(deps: DmDeps, conversationId: number, userIds: number[]) {
   for (const userId of new Set(userIds)) {
-    const list = await listConversations(deps, userId);
-    await publishDmEvent(deps, { user_ids: [userId], frame: { type: 'dm_conversations_list', ...list } });
+    const conversation = await conversationEntry(deps, userId, conversationId);
+    if (!conversation) continue;
+    await publishDmEvent(deps, {
+      user_ids: [userId],
+      frame: { type: 'dm_conversation_updated', conversation },
+    });
   }
 }
 
@@ -92,7 +108,9 @@ export async function createGroup(
       .values([actor.userId, ...others].map((userId) => ({ conversationId: row!.id, userId })));
     return row!;
   });
-  await pushConversationLists(deps, [actor.userId, ...others]);
+  // Seed 002: the list goes out "on group creation" (to its creator); the others get the new entry.
+  await pushConversationList(deps, actor.userId);
+  await pushConversationUpdates(deps, c.id, others);
   return created(db, c);
 }
 
@@ -116,6 +134,13 @@ export async function leaveGroup(deps: DmDeps, actor: DmActor, conversationId: n
     .where(and(eq(dmParticipants.conversationId, conversationId), eq(dmParticipants.userId, actor.userId)));
   const left = await participantIdsOf(deps.db, conversationId);
   if (left.length === 0) await deps.db.delete(dmConversations).where(eq(dmConversations.id, conversationId));
+  // The leaver's other sockets drop it; the others see who is left; the leaver's voice there ends.
+  await publishDmEvent(deps, {
+    user_ids: [actor.userId],
+    frame: { type: 'dm_conversation_removed', conversation_id: conversationId },
+  });
+  await pushConversationUpdates(deps, conversationId, left);
+  await announceVoiceRoomEvent(deps, { kind: 'recheck', room: dmVoiceRoom(conversationId) });
   return { success: true as const };
 }
 
@@ -140,7 +165,8 @@ export async function addParticipants(
       .insert(dmParticipants)
       .values(added.map((userId) => ({ conversationId, userId })))
       .onConflictDoNothing();
-    await pushConversationLists(deps, added);
+    // Everyone in it, new and old, gets the conversation with its new participants.
+    await pushConversationUpdates(deps, conversationId, [...current, ...added]);
   }
   return { success: true as const, participants: await brief(db, conversationId) };
 }

@@ -80,5 +80,8 @@ export async function dmHistory(
   input: { conversation_id: number; before_id?: number | undefined; limit: number },
 ) {
   await requireParticipant(deps.db, input.conversation_id, actor.userId);
-  return dmMessagePage(deps, input.conversation_id, { limit: input.limit, beforeId: input.before_id });
+  return dmMessagePage(deps, input.conversation_id, actor.userId, {
+    limit: input.limit,
+    beforeId: input.before_id,
+  });
 }

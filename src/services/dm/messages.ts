@@ -2,9 +2,10 @@ import { and, eq } from 'drizzle-orm';
 import { AppError } from '../../core/errors';
 import { dmConversations, dmMessages, dmParticipants } from '../../db/schema';
 import { assertActive } from '../chat/access';
-import { checkContent, checkText } from '../chat/messages';
-import { CHAT_LIMITS, SLOW_DOWN } from '../chat/types';
+import { checkContent, checkSendRate, checkText } from '../chat/messages';
+import { CHAT_LIMITS } from '../chat/types';
 import { searchTokensOf } from '../search/blind-index';
+import { imageUrlOf, releaseUploads, uploadDepsOf, uploadKeyOf } from '../uploads/references';
 import { assertNotBlocked, audienceOf, messageOf, participantIdsOf, requireParticipant } from './access';
 import { publishDmEvent } from './events';
 import { notifyOffline } from './notify';
@@ -23,17 +24,6 @@ export type SendDmInput = {
   image_url?: string | undefined;
 };
 
-/** The same 5 messages per 5 s per user as channel chat (one shared budget). */
-async function checkRate(deps: DmDeps, userId: number) {
-  const limit = await deps.rateLimiter.checkCustom(
-    'chat',
-    String(userId),
-    CHAT_LIMITS.RATE_MESSAGES,
-    CHAT_LIMITS.RATE_WINDOW_MS,
-  );
-  if (!limit.allowed) throw new AppError('TOO_MANY_REQUESTS', SLOW_DOWN);
-}
-
 export async function sendDm(deps: DmDeps, actor: DmActor, input: SendDmInput) {
   const { db } = deps;
   const { conversation } = await requireParticipant(db, input.conversation_id, actor.userId);
@@ -48,7 +38,8 @@ export async function sendDm(deps: DmDeps, actor: DmActor, input: SendDmInput) {
       .where(and(eq(dmMessages.id, input.reply_to), eq(dmMessages.conversationId, conversation.id)));
     if (!parent) throw new AppError('BAD_REQUEST', 'reply_to must be a message in this conversation');
   }
-  await checkRate(deps, actor.userId);
+  // The same budget as channel chat (CHAT_RATE_*).
+  await checkSendRate(deps, actor.userId);
   const [row] = await db
     .insert(dmMessages)
     .values({
@@ -61,6 +52,7 @@ export async function sendDm(deps: DmDeps, actor: DmActor, input: SendDmInput) {
           : deps.secretBox.encrypt(JSON.stringify({ image_url: input.image_url })),
       replyTo: input.reply_to ?? null,
       searchTokens: searchTokensOf(deps.secretKey, input.message),
+      uploadKey: uploadKeyOf(deps.secretKey, input.image_url),
     })
     .returning({ id: dmMessages.id, createdAt: dmMessages.createdAt });
   await db
@@ -113,8 +105,9 @@ export async function editDm(
 }
 
 export async function deleteDm(deps: DmDeps, actor: DmActor, conversationId: number, messageId: number) {
-  await messageOf(deps, actor, conversationId, messageId, 'delete');
+  const m = await messageOf(deps, actor, conversationId, messageId, 'delete');
   await deps.db.delete(dmMessages).where(eq(dmMessages.id, messageId));
+  await releaseUploads(uploadDepsOf(deps), [imageUrlOf(deps.secretBox, m.attachments)]);
   const frame = { type: 'dm_message_deleted', conversation_id: conversationId, message_id: messageId };
   await publishDmEvent(deps, { user_ids: await participantIdsOf(deps.db, conversationId), frame });
   return frame;

@@ -2,12 +2,12 @@ import { and, eq, inArray } from 'drizzle-orm';
 import { dmParticipants } from '../../db/schema';
 import { notify } from '../notifications/notify';
 import { PRESENCE_SET } from '../stats/public';
-import { chatOnlineSet } from './events';
 import type { DmActor, DmDeps } from './types';
 
-// API.md §4 `dm_message`: participants who are offline on both /ws/chat and /ws/portal, and did
-// not mute the conversation, get a notification. Notification rows are plaintext, so they name
-// the sender only, never the text.
+// API.md §4 `dm_message`: participants who are offline on both /ws/chat and /ws/portal (neither
+// hub holds a socket of theirs: the `online-users` presence set), and did not mute the
+// conversation, get a notification. Notification rows are plaintext, so they name the sender
+// only, never the text.
 
 export async function notifyOffline(
   deps: DmDeps,
@@ -27,14 +27,9 @@ export async function notifyOffline(
         eq(dmParticipants.muted, false),
       ),
     );
-  const candidates: number[] = [];
-  // /ws/chat: a per-user presence set of the nodes holding a socket (realtime/chat/dm-delivery.ts).
-  for (const { userId } of unmuted)
-    if ((await deps.bus.presenceCount(chatOnlineSet(userId))) === 0) candidates.push(userId);
-  if (candidates.length === 0) return;
-  // /ws/portal: the `online-users` set its hub keeps.
-  const portal = new Set(await deps.bus.presenceMembers(PRESENCE_SET.onlineUsers));
-  const offline = candidates.filter((id) => !portal.has(String(id)));
+  if (unmuted.length === 0) return;
+  const online = new Set(await deps.bus.presenceMembers(PRESENCE_SET.onlineUsers));
+  const offline = unmuted.map((r) => r.userId).filter((id) => !online.has(String(id)));
   if (offline.length === 0) return;
   await notify(deps, {
     userIds: offline,

@@ -3,6 +3,8 @@ import type { SecretBox } from '../../core/crypto';
 import type { Db } from '../../db/client';
 import { dmMessages, dmParticipants, dmReactions, users } from '../../db/schema';
 import { payloadRole } from '../chat/access';
+import { imageUrlOf } from '../uploads/references';
+import { authorNotBlockedBy } from '../users/blocks';
 
 // How stored DM rows become the seed's payloads. Text and attachments are opened here and nowhere
 // else. DMs have no anonymous mode and no channel roles: `role` is the global one (API.md §0).
@@ -83,9 +85,7 @@ export async function loadDmMessages(deps: { db: Db; secretBox: SecretBox }, whe
     reactions.set(r.messageId, list);
   }
   return rows.map(({ m, author }) => {
-    const imageUrl = m.attachments
-      ? ((JSON.parse(deps.secretBox.decrypt(m.attachments)) as { image_url?: string }).image_url ?? null)
-      : null;
+    const imageUrl = imageUrlOf(deps.secretBox, m.attachments);
     return {
       id: m.id,
       conversation_id: m.conversationId,
@@ -105,14 +105,19 @@ export async function loadDmMessages(deps: { db: Db; secretBox: SecretBox }, whe
 
 export type DmMessageView = Awaited<ReturnType<typeof loadDmMessages>>[number];
 
-/** One page, newest first: `limit` messages before `beforeId`, and whether older ones exist. */
+/**
+ * One page as `viewerId` sees it, newest first: `limit` messages before `beforeId` (leaving out
+ * authors the viewer blocked), and whether older ones exist.
+ */
 export async function dmMessagePage(
   deps: { db: Db; secretBox: SecretBox },
   conversationId: number,
+  viewerId: number,
   opts: { limit: number; beforeId?: number | undefined },
 ) {
   const where = and(
     eq(dmMessages.conversationId, conversationId),
+    authorNotBlockedBy(dmMessages.userId, viewerId),
     opts.beforeId === undefined ? undefined : lt(dmMessages.id, opts.beforeId),
   )!;
   const rows = await loadDmMessages(deps, where, opts.limit + 1);

@@ -16,14 +16,24 @@ type ExpiringTable = PgTableWithColumns<any> & { id: AnyPgColumn; createdAt: Any
 
 /** Deletes one batch of the oldest rows of `table` created before `cutoff`; returns how many went. */
 export async function deleteExpiredBatch(db: Db, table: ExpiringTable, cutoff: Date, batch: number) {
+  return (await deleteExpiredRows(db, table, cutoff, batch, { id: table.id })).length;
+}
+
+/** The same, returning `columns` of the deleted rows (e.g. what else must go with them). */
+export function deleteExpiredRows<C extends Record<string, AnyPgColumn>>(
+  db: Db,
+  table: ExpiringTable,
+  cutoff: Date,
+  batch: number,
+  columns: C,
+) {
   const expired = db
     .select({ id: table.id })
     .from(table)
     .where(lt(table.createdAt, cutoff))
     .orderBy(table.id)
     .limit(batch);
-  const deleted = await db.delete(table).where(inArray(table.id, expired)).returning({ id: table.id });
-  return deleted.length;
+  return db.delete(table).where(inArray(table.id, expired)).returning(columns);
 }
 
 /** Batch after batch of `step` until a short batch (nothing left) or `shouldStop`; the total. */

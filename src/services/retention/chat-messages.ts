@@ -1,19 +1,26 @@
+import type { SecretBox } from '../../core/crypto';
 import type { Logger } from '../../core/log';
 import type { Db } from '../../db/client';
 import { chatMessages, dmMessages } from '../../db/schema';
-import { DAY_MS, deleteExpiredBatch, drainBatches, RETENTION_BATCH, startSweeps } from './batches';
+import { imageUrlOf, releaseUploads, sweepOrphanUploads, type UploadDeps } from '../uploads/references';
+import { DAY_MS, deleteExpiredRows, drainBatches, RETENTION_BATCH, startSweeps } from './batches';
 
 export { RETENTION_BATCH, RETENTION_SWEEP_MS } from './batches';
 
 // Message retention (API.md §8): channel and DM messages older than CHAT_RETENTION_DAYS are deleted, and
-// with each row its sealed text, its blind-index tokens and (by cascade) its reactions. Deletes go
-// in bounded batches so one sweep never holds a long lock or builds a huge transaction, and chat
+// with each row its sealed text, its blind-index tokens and (by cascade) its reactions, poll and
+// votes; an uploaded image goes with the last message showing it, and each sweep also removes
+// uploads no message references after their grace period (services/uploads/references.ts). Deletes
+// go in bounded batches so one sweep never holds a long lock or builds a huge transaction, and chat
 // keeps flowing between batches.
 
 // Every message table under retention.
 const TABLES = { chat_messages: chatMessages, dm_messages: dmMessages } as const;
 
-export type RetentionResult = { deleted: number; byTable: Record<string, number> };
+/** What deleting uploads needs; without it retention leaves files alone (tests of rows only). */
+export type RetentionUploads = Omit<UploadDeps, 'db'> & { secretBox: SecretBox };
+
+export type RetentionResult = { deleted: number; byTable: Record<string, number>; uploads?: number };
 
 /**
  * One full sweep: batch after batch until nothing older than `days` is left (or `shouldStop`).
@@ -26,6 +33,7 @@ export async function runRetention(opts: {
   batch?: number;
   log?: Logger;
   shouldStop?: () => boolean;
+  uploads?: RetentionUploads;
 }): Promise<RetentionResult> {
   const cutoff = new Date((opts.now ?? new Date()).getTime() - opts.days * DAY_MS);
   const batch = opts.batch ?? RETENTION_BATCH;
@@ -34,9 +42,13 @@ export async function runRetention(opts: {
   for (const [name, table] of Object.entries(TABLES)) {
     const count = await drainBatches(
       async () => {
-        const n = await deleteExpiredBatch(opts.db, table, cutoff, batch);
-        if (n > 0) opts.log?.debug({ table: name, count: n }, 'retention batch deleted');
-        return n;
+        const rows = await deleteExpiredRows(opts.db, table, cutoff, batch, {
+          id: table.id,
+          attachments: table.attachments,
+        });
+        if (opts.uploads) await releaseRows(opts.db, opts.uploads, rows);
+        if (rows.length > 0) opts.log?.debug({ table: name, count: rows.length }, 'retention batch deleted');
+        return rows.length;
       },
       batch,
       opts.shouldStop,
@@ -44,7 +56,20 @@ export async function runRetention(opts: {
     byTable[name] = count;
     deleted += count;
   }
-  return { deleted, byTable };
+  if (!opts.uploads) return { deleted, byTable };
+  const uploads = await sweepOrphanUploads({ ...opts.uploads, db: opts.db }, { now: opts.now });
+  return { deleted, byTable, uploads };
+}
+
+async function releaseRows(db: Db, uploads: RetentionUploads, rows: Array<{ attachments: string | null }>) {
+  const urls = rows.flatMap((r) => {
+    try {
+      return [imageUrlOf(uploads.secretBox, r.attachments)];
+    } catch {
+      return []; // sealed under a key no longer configured: the orphan sweep takes the file
+    }
+  });
+  await releaseUploads({ ...uploads, db }, urls);
 }
 
 /**
@@ -57,6 +82,7 @@ export function startChatRetention(opts: {
   days: number;
   intervalMs?: number;
   batch?: number;
+  uploads?: RetentionUploads;
 }) {
   return startSweeps({
     log: opts.log,
@@ -64,7 +90,7 @@ export function startChatRetention(opts: {
     ...(opts.intervalMs !== undefined && { intervalMs: opts.intervalMs }),
     sweep: async (shouldStop) => {
       const result = await runRetention({ ...opts, shouldStop });
-      if (result.deleted > 0)
+      if (result.deleted > 0 || (result.uploads ?? 0) > 0)
         opts.log.info({ ...result, retention_days: opts.days }, 'expired chat messages deleted');
     },
   });

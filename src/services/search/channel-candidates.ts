@@ -1,6 +1,7 @@
 import { and, arrayContains, desc, eq, gt, inArray, isNotNull, lt, or, type SQL, sql } from 'drizzle-orm';
 import type { Db } from '../../db/client';
 import { channelMembers, channels, chatMessages, users } from '../../db/schema';
+import { authorNotBlockedBy } from '../users/blocks';
 import { LEVEL } from '../users/policy';
 import { type Candidate, SEARCH_LIMITS, type SearchCaller, type SearchDeps, type SearchQuery } from './types';
 
@@ -52,6 +53,8 @@ export async function findChannelCandidates(
   const where: Array<SQL | undefined> = [
     arrayContains(chatMessages.searchTokens, tokens),
     inArray(chatMessages.channelId, [...byId.keys()]),
+    // Seed 002: a blocked user's messages are hidden from the blocker, in search too.
+    authorNotBlockedBy(chatMessages.userId, caller.userId),
   ];
   if (query.before) where.push(lt(chatMessages.createdAt, query.before));
   if (query.after) where.push(gt(chatMessages.createdAt, query.after));

@@ -1,5 +1,6 @@
 import { and, arrayContains, desc, eq, gt, inArray, isNotNull, lt, ne, type SQL, sql } from 'drizzle-orm';
 import { dmConversations, dmMessages, dmParticipants, users } from '../../db/schema';
+import { authorNotBlockedBy } from '../users/blocks';
 import { type Candidate, SEARCH_LIMITS, type SearchCaller, type SearchDeps, type SearchQuery } from './types';
 
 // DM messages whose blind index holds every query token, in conversations the caller takes part in
@@ -28,6 +29,7 @@ export async function findDmCandidates(
   const where: Array<SQL | undefined> = [
     arrayContains(dmMessages.searchTokens, tokens),
     inArray(dmMessages.conversationId, ids),
+    authorNotBlockedBy(dmMessages.userId, caller.userId),
   ];
   if (query.before) where.push(lt(dmMessages.createdAt, query.before));
   if (query.after) where.push(gt(dmMessages.createdAt, query.after));

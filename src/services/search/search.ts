@@ -22,9 +22,10 @@ const ANONYMOUS = 'Anonymous';
 const DELETED_USER = 'Deleted user';
 
 async function countSearch(deps: SearchDeps, userId: number) {
-  let result: Awaited<ReturnType<SearchDeps['rateLimiter']['checkCustom']>>;
+  let result: Awaited<ReturnType<SearchDeps['rateLimiter']['checkSliding']>>;
   try {
-    result = await deps.rateLimiter.checkCustom(
+    // Sliding: at most 10 in any minute, not 20 across a minute boundary.
+    result = await deps.rateLimiter.checkSliding(
       SEARCH_RATE.name,
       `user:${userId}`,
       SEARCH_RATE.limit,

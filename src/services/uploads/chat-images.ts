@@ -15,7 +15,7 @@ export const CHAT_IMAGE_TOO_LARGE = 'Image must be at most 5 MB';
 export const CHAT_IMAGE_WRONG_TYPE = 'Only JPEG, PNG, GIF and WebP images are accepted';
 
 /** 16 random bytes in base64url are 22 characters; the extension is the sniffed type. */
-const NAME_PATTERN = /^[A-Za-z0-9_-]{22}\.(jpg|png|gif|webp)$/;
+export const CHAT_IMAGE_NAME = /^[A-Za-z0-9_-]{22}\.(jpg|png|gif|webp)$/;
 
 export const chatImageDir = (dataDir: string) => resolve(dataDir, 'uploads', 'chat');
 
@@ -40,7 +40,7 @@ export async function findChatImage(opts: {
   dataDir: string;
   name: string;
 }): Promise<StoredChatImage | undefined> {
-  const match = NAME_PATTERN.exec(opts.name);
+  const match = CHAT_IMAGE_NAME.exec(opts.name);
   if (!match) return undefined;
   const path = join(chatImageDir(opts.dataDir), opts.name);
   try {

@@ -1,4 +1,4 @@
-import { and, desc, eq, or } from 'drizzle-orm';
+import { type AnyColumn, and, desc, eq, or, type SQL, sql } from 'drizzle-orm';
 import { AppError } from '../../core/errors';
 import type { Db } from '../../db/client';
 import { blocks, users } from '../../db/schema';
@@ -6,6 +6,14 @@ import { requireUser } from './accounts';
 
 // User blocking of seed 002: hides the blocked user's messages from the blocker, and DMs are
 // refused both ways while a block exists (`isBlockedEitherWay`).
+
+/**
+ * A row whose author (`authorColumn`, null for deleted accounts) is not someone `viewerId` blocked:
+ * the filter every message read applies (history, lists, unread counts, search).
+ */
+export const authorNotBlockedBy = (authorColumn: AnyColumn, viewerId: number): SQL =>
+  sql`(${authorColumn} is null or ${authorColumn} not in
+    (select ${blocks.blockedId} from ${blocks} where ${blocks.blockerId} = ${viewerId}))`;
 
 /** GET /api/blocks: the caller's blocks, newest first. */
 export async function listBlocks(db: Db, opts: { userId: number; limit: number; offset: number }) {

@@ -321,6 +321,47 @@ export async function createVoiceSignalling(opts: VoiceSignallingOptions) {
       });
     },
 
+    /**
+     * Access to `room` may have changed: this node's sessions there whose user may no longer join
+     * end (voice_user_left to the room and to the user's own socket).
+     */
+    async recheck(room: string): Promise<VoiceDelivery[]> {
+      const out: VoiceDelivery[] = [];
+      for (const s of [...sessions.inRoom(room)]) {
+        const ended = await serial.run(userKey(s.userId), async (): Promise<VoiceDelivery[]> => {
+          if (sessions.byId(s.id) !== s || (await canJoin(s.userId, s.room))) return [];
+          const own: VoiceDelivery = {
+            to: 'socket',
+            nodeId,
+            socketId: s.socketId,
+            event: { type: VoiceServerType.USER_LEFT, room: s.room, user_id: s.userId },
+          };
+          return [...(await endLocal(s)), own];
+        });
+        out.push(...ended);
+      }
+      return out;
+    },
+
+    /** A channel was renamed: this node's sessions in its voice room move to the new name. */
+    async rename(from: string, to: string): Promise<void> {
+      for (const s of [...sessions.inRoom(from)]) {
+        await serial.run(userKey(s.userId), async () => {
+          if (sessions.byId(s.id) !== s) return;
+          const [oldRaw, oldPointer] = [s.raw, s.pointerRaw];
+          sessions.untrack(s);
+          s.room = to;
+          sessions.encode(s);
+          sessions.track(s);
+          // New entries first, so the session is never missing from the cluster's view.
+          await bus.presenceAdd(voiceRoomSet(to), s.raw, ttlMs);
+          await bus.presenceAdd(voiceUserSet(s.userId), s.pointerRaw, ttlMs);
+          await bus.presenceRemove(voiceRoomSet(from), oldRaw);
+          await bus.presenceRemove(voiceUserSet(s.userId), oldPointer);
+        });
+      }
+    },
+
     /** Which sockets of this node receive a delivery. */
     localRecipients(delivery: VoiceDelivery): string[] {
       if (delivery.to === 'socket') return delivery.nodeId === nodeId ? [delivery.socketId] : [];

@@ -18,9 +18,9 @@ type IncomingDeps = ChatDeps & {
 };
 
 async function countPost(deps: IncomingDeps, tokenHash: string) {
-  let result: Awaited<ReturnType<ChatDeps['rateLimiter']['checkCustom']>>;
+  let result: Awaited<ReturnType<ChatDeps['rateLimiter']['checkSliding']>>;
   try {
-    result = await deps.rateLimiter.checkCustom(
+    result = await deps.rateLimiter.checkSliding(
       'hook',
       tokenHash.slice(0, 32),
       deps.env.INCOMING_WEBHOOK_RATE_MESSAGES,

@@ -1,5 +1,6 @@
 import { AppError } from '../../../core/errors';
 import { readableChannel } from '../../../services/chat/access';
+import { channelView } from '../../../services/chat/channels';
 import { listHistory, listPinned } from '../../../services/chat/history';
 import { announceTyping } from '../../../services/chat/interactions';
 import { onlineUsersView } from '../../../services/chat/people';
@@ -26,14 +27,15 @@ export function registerChannelHandlers({ hub, deps, sockets }: ChatHubContext) 
         } catch {
           throw new AppError('BAD_REQUEST', `A connection may join at most ${MAX_JOINED_CHANNELS} channels`);
         }
+        const view = channelView(channel);
         send({
           type: ChatServerType.CHANNEL_INFO,
-          name: channel.name,
-          topic: channel.description,
-          id: channel.id,
-          visibility: channel.visibility,
-          mode: channel.mode,
-          is_default: channel.isDefault,
+          name: view.name,
+          topic: view.description,
+          id: view.id,
+          visibility: view.visibility,
+          mode: view.mode,
+          is_default: view.is_default,
         });
         send({ type: ChatServerType.HISTORY, channel: channel.name, messages });
         send({
@@ -42,7 +44,7 @@ export function registerChannelHandlers({ hub, deps, sockets }: ChatHubContext) 
           messages: await listPinned(deps, me, channel.id),
         });
         const online = await onlineUsersView(deps.db, me, channel.id, await sockets.online(channel.id));
-        send({ type: ChatServerType.USERS, channel: channel.name, users: online });
+        send({ type: ChatServerType.USERS, channel: channel.name, ...online });
       },
     }),
   );

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { createGroup, pushConversationLists } from '../../../services/dm/conversations';
+import { createGroup, pushConversationUpdates } from '../../../services/dm/conversations';
 import { dmHistory, markDmRead, reactDm, typingDm } from '../../../services/dm/interactions';
 import { getConversation } from '../../../services/dm/list';
 import { deleteDm, editDm, sendDm } from '../../../services/dm/messages';
@@ -61,17 +61,17 @@ export function registerDmHandlers({ hub, deps }: ChatHubContext, delivery: DmDe
       conversation: await getConversation(deps, user.userId, m.conversation_id),
     });
   });
-  // createGroup pushes `dm_conversations_list` to the creator and every member.
+  // createGroup pushes `dm_conversations_list` to the creator and the new entry to the others.
   on('dm_create_group', (user, m) => createGroup(deps, user, m));
   on('dm_message', (user, m) => sendDm(deps, user, m));
   on('dm_typing', (user, m) => typingDm(deps, user, m.conversation_id));
   on('dm_delete', (user, m) => deleteDm(deps, user, m.conversation_id, m.message_id));
   on('dm_react', (user, m) => reactDm(deps, user, m.conversation_id, m.message_id, m.emoji));
   on('dm_edit', (user, m) => editDm(deps, user, m.conversation_id, m.message_id, m.message));
-  // The reader's other sockets learn the new unread counts through a fresh list.
+  // The reader's sockets get that one conversation with its unread count at 0.
   on('dm_mark_read', async (user, m) => {
     await markDmRead(deps, user, m.conversation_id);
-    await pushConversationLists(deps, [user.userId]);
+    await pushConversationUpdates(deps, m.conversation_id, [user.userId]);
   });
   on('dm_history', async (user, m, { send }) => {
     const page = await dmHistory(deps, user, { ...m, limit: DM_LIMITS.HISTORY_DEFAULT });

@@ -3,6 +3,7 @@ import { users } from '../../../db/schema';
 import { readableChannel } from '../../../services/chat/access';
 import { isDmParticipant } from '../../../services/dm/access';
 import { VoiceClientType, voiceClientSchemas } from '../../../services/voice/protocol';
+import { VOICE_ROOM_TOPIC, type VoiceRoomEvent } from '../../../services/voice/room-events';
 import { createVoiceRouter } from '../../../services/voice/router';
 import { createVoiceSignalling } from '../../../services/voice/signalling';
 import { type ChatHubContext, type ChatSocket, defineChatHandler } from '../hub';
@@ -69,8 +70,19 @@ export async function registerVoiceHandlers({ hub, deps }: ChatHubContext) {
     await router.route(await voice.disconnect(socket.id));
   });
 
+  // Every node acts for the sessions it holds; the events come from the channel and DM services.
+  const unsubscribeRooms = await deps.bus.subscribe(VOICE_ROOM_TOPIC, (raw) => {
+    const event = raw as VoiceRoomEvent;
+    const done =
+      event.kind === 'rename'
+        ? voice.rename(event.from, event.to)
+        : voice.recheck(event.room).then((deliveries) => router.route(deliveries));
+    done.catch((err: unknown) => deps.log.warn({ err, event }, 'voice room event failed'));
+  });
+
   return {
     async close() {
+      await unsubscribeRooms().catch(() => {});
       await router.close();
       await voice.close();
     },
