@@ -409,19 +409,27 @@ describe('/ws/portal room events', () => {
       await held;
     });
     await isLocked;
-    ws.send({ type: 'join_room', room_id: room.id, screen: false });
-    // Frames are handled in order: once `pong` is back, the join's read has been issued.
-    ws.send({ type: 'ping' });
-    await ws.nextOf('pong');
-    await server.deps.bus.publish(ROOM_EVENTS_TOPIC, {
-      kind: 'evict',
-      room_id: room.id,
-      user_id: bob.id,
-      reason: 'kicked',
-    });
-    await new Promise((r) => setTimeout(r, 100));
-    release();
-    await holding;
+    try {
+      ws.send({ type: 'join_room', room_id: room.id, screen: false });
+      // The join waits on the lock, and this socket's JSON frames wait behind it; a protocol-level
+      // ping is answered by the transport. The server runs in this process, so by the time its pong
+      // is read here the join frame was received and its handler has issued the membership read.
+      await new Promise<void>((resolve) => {
+        ws.ws.once('pong', () => resolve());
+        ws.ws.ping();
+      });
+      await server.deps.bus.publish(ROOM_EVENTS_TOPIC, {
+        kind: 'evict',
+        room_id: room.id,
+        user_id: bob.id,
+        reason: 'kicked',
+      });
+      await new Promise((r) => setTimeout(r, 100));
+    } finally {
+      // A failure above must not leave the table locked for the rest of the file.
+      release();
+      await holding;
+    }
     expect(await ws.nextOf('error')).toMatchObject({
       request: 'join_room',
       status: 404,

@@ -392,28 +392,54 @@ describe.skipIf(skipReason !== undefined)('outgoing deliveries', () => {
 
   it('holds deliveries beyond the per-webhook rate until the next window, without spending attempts', async () => {
     const admin = await person(2);
-    const path = `/${unique('rate')}`;
-    const hook = await outgoing(admin, path);
-    await fitInWindow(RATE.windowMs, 7_000);
     const total = RATE.deliveries + 2;
-    for (let i = 0; i < total; i++) await sendTest(admin, hook.id);
-    await arrived(path, RATE.deliveries);
-    await waitFor(async () => (await logsOf(admin, hook.id)).length === RATE.deliveries, 'the first logs');
-    const windowEnd = (Math.floor(Date.now() / RATE.windowMs) + 1) * RATE.windowMs;
-    const waiting = await server.deps.database.query<{ attempts: number; next_attempt_at: string | Date }>(
-      sql`select attempts, next_attempt_at from webhook_deliveries where webhook_id = ${hook.id} and status = 'pending'`,
-    );
-    expect(waiting).toHaveLength(2);
-    for (const w of waiting) {
-      expect(w.attempts).toBe(0);
-      expect(new Date(w.next_attempt_at).getTime()).toBeGreaterThanOrEqual(windowEnd);
+    type Row = { attempts: number; next_attempt_at: string | Date };
+    // The burst must fit in one window; on a loaded machine it can outlast it, and then what
+    // was held is already due again. Such a try proves nothing either way: start over.
+    for (let tries = 1; ; tries++) {
+      const path = `/${unique('rate')}`;
+      const hook = await outgoing(admin, path);
+      await fitInWindow(RATE.windowMs, 7_000);
+      const windowEnd = (Math.floor(Date.now() / RATE.windowMs) + 1) * RATE.windowMs;
+      for (let i = 0; i < total; i++) await sendTest(admin, hook.id);
+      await arrived(path, RATE.deliveries);
+      await waitFor(async () => (await logsOf(admin, hook.id)).length === RATE.deliveries, 'the first logs');
+      // The two beyond the rate are refused once the worker reaches them: held to the window's end.
+      let waiting: Row[] = [];
+      const held = async () => {
+        waiting = await server.deps.database.query<Row>(
+          sql`select attempts, next_attempt_at from webhook_deliveries where webhook_id = ${hook.id} and status = 'pending'`,
+        );
+        return (
+          waiting.length === 2 && waiting.every((w) => new Date(w.next_attempt_at).getTime() === windowEnd)
+        );
+      };
+      const inTime = await waitFor(
+        held,
+        'the held deliveries',
+        Math.max(0, windowEnd - Date.now() - 500),
+      ).then(
+        () => true,
+        () => false,
+      );
+      const delivered = receiver.received(path).length;
+      if (!inTime && Date.now() >= windowEnd - 500 && tries < 4) {
+        console.warn(`webhook rate test: the burst outlasted its window (try ${tries}); trying again`);
+        continue;
+      }
+      expect(waiting).toHaveLength(2);
+      for (const w of waiting) {
+        expect(w.attempts).toBe(0);
+        expect(new Date(w.next_attempt_at).getTime()).toBe(windowEnd);
+      }
+      expect(delivered).toBe(RATE.deliveries);
+      await arrived(path, total);
+      await waitFor(async () => (await logsOf(admin, hook.id)).length === total, 'every delivery logged');
+      const logs = await logsOf(admin, hook.id);
+      expect(logs.every((l) => l.attempt === 1 && l.success)).toBe(true);
+      return;
     }
-    expect(receiver.received(path)).toHaveLength(RATE.deliveries);
-    await arrived(path, total);
-    await waitFor(async () => (await logsOf(admin, hook.id)).length === total, 'every delivery logged');
-    const logs = await logsOf(admin, hook.id);
-    expect(logs.every((l) => l.attempt === 1 && l.success)).toBe(true);
-  });
+  }, 180_000);
 
   it('raises message, user and presence events from their sources', async () => {
     const admin = await person(2);
