@@ -9,6 +9,7 @@ import { addHeader, type Refusal, type SocketDriver, type TransportSocket } from
 import { type Admission, createTransportCore } from './transport-core';
 import type { RealtimeTransport, TransportOptions } from './types';
 import { attachUpgradeBridge, BRIDGE_CLIENT_IP_HEADER, BRIDGE_SECRET_HEADER } from './upgrade-bridge';
+import { CORK_ANCHOR_PATH, createCorkAnchor } from './uws-cork-anchor';
 
 // The uWebSockets.js transport (DESIGN.md rule 6): uWS objects never leave this file. uWS has its
 // own port; the public node port reaches it through upgrade-bridge.ts.
@@ -47,7 +48,8 @@ function requireUws(): LoadedUws {
   return loaded;
 }
 
-type UserData = { admission: Admission; socket: TransportSocket<unknown> | null };
+/** `admission` is null only for the cork anchor (uws-cork-anchor.ts), which no route sees. */
+type UserData = { admission: Admission | null; socket: TransportSocket<unknown> | null };
 type ListenWithOptions = (
   host: string,
   port: number,
@@ -67,6 +69,7 @@ export function createUwsTransport(opts: TransportOptions, loaded?: LoadedUws): 
   const core = createTransportCore(opts);
   const resolveIp = createClientIpResolver(opts.trustProxy);
   const secret = Buffer.from(randomBytes(32).toString('base64url'));
+  const anchor = createCorkAnchor({ secretHeader: BRIDGE_SECRET_HEADER, secret: secret.toString(), log });
   const app = uws.module.App();
   let listenSocket: Uws.us_listen_socket | null = null;
   let port: number | null = null;
@@ -82,12 +85,16 @@ export function createUwsTransport(opts: TransportOptions, loaded?: LoadedUws): 
       }
     };
 
-  function clientIp(headers: Record<string, string>, remote: string): string {
+  function hasSecret(headers: Record<string, string>): boolean {
     const presented = Buffer.from(headers[BRIDGE_SECRET_HEADER] ?? '');
+    return presented.length === secret.length && timingSafeEqual(presented, secret);
+  }
+
+  function clientIp(headers: Record<string, string>, remote: string): string {
+    const bridged = hasSecret(headers);
     const claimed = headers[BRIDGE_CLIENT_IP_HEADER];
     delete headers[BRIDGE_SECRET_HEADER];
     delete headers[BRIDGE_CLIENT_IP_HEADER];
-    const bridged = presented.length === secret.length && timingSafeEqual(presented, secret);
     return bridged && claimed ? normalizeIp(claimed) : resolveIp(remote, headers['x-forwarded-for']);
   }
 
@@ -128,6 +135,11 @@ export function createUwsTransport(opts: TransportOptions, loaded?: LoadedUws): 
     const key = headers['sec-websocket-key'] ?? '';
     const protocol = (headers['sec-websocket-protocol'] ?? '').split(',')[0]?.trim() ?? '';
     const extensions = headers['sec-websocket-extensions'] ?? '';
+    if (path === CORK_ANCHOR_PATH && key && hasSecret(headers)) {
+      // Synchronous, inside uWS's own upgrade callback: the path the cork bug does not touch.
+      res.upgrade<UserData>({ admission: null, socket: null }, key, protocol, extensions, context);
+      return;
+    }
     const ip = clientIp(headers, decode(res.getRemoteAddressAsText()));
     if (!key) {
       respond(res, isAborted, core.refusal(new AppError('BAD_REQUEST'), { path, ip }));
@@ -140,7 +152,7 @@ export function createUwsTransport(opts: TransportOptions, loaded?: LoadedUws): 
           return;
         }
         try {
-          res.cork(() =>
+          anchor.corkUpgrade(res, () =>
             res.upgrade<UserData>({ admission, socket: null }, key, protocol, extensions, context),
           );
         } catch (err) {
@@ -185,6 +197,7 @@ export function createUwsTransport(opts: TransportOptions, loaded?: LoadedUws): 
       upgrade: guard('upgrade', onUpgrade),
       open: guard('open', (ws) => {
         const data = ws.getUserData();
+        if (!data.admission) return anchor.opened(ws);
         data.socket = core.open(data.admission, driverFor(ws));
       }),
       message: guard('message', (ws, message, isBinary) => {
@@ -196,6 +209,7 @@ export function createUwsTransport(opts: TransportOptions, loaded?: LoadedUws): 
       }),
       close: guard('close', (ws, code, message) => {
         const { socket, admission } = ws.getUserData();
+        if (!admission) return anchor.closed(ws);
         const reason = decode(message);
         if (!socket) admission.release();
         else if (code === 1006 && reason === 'Received too big message') {
@@ -249,6 +263,7 @@ export function createUwsTransport(opts: TransportOptions, loaded?: LoadedUws): 
             { transport: 'uws', module: uws.name, host: opts.host, port },
             `realtime transport uWebSockets.js (${uws.name}) listening on ${opts.host}:${port}`,
           );
+          anchor.start(loopbackFor(opts.host), port);
           resolve(port);
         });
       });
@@ -263,6 +278,7 @@ export function createUwsTransport(opts: TransportOptions, loaded?: LoadedUws): 
     },
     connectionCount: () => core.connectionCount(),
     async closeAll(code = CloseCode.GOING_AWAY, reason = 'Server shutting down') {
+      anchor.stop();
       if (listenSocket) uws.module.us_listen_socket_close(listenSocket);
       listenSocket = null;
       port = null;
