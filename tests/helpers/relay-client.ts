@@ -78,8 +78,14 @@ export function openRelay(
     },
   };
   return new Promise((resolve, reject) => {
+    let refused = false;
     ws.once('open', () => resolve(client));
+    // A connection lost before `open` fails the wait at once instead of leaving it hanging.
+    ws.once('close', () => {
+      if (!refused) reject(new Error('closed before open'));
+    });
     ws.once('unexpected-response', (req, res) => {
+      refused = true;
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (c: string) => {
