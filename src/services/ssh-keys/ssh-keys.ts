@@ -35,13 +35,37 @@ export function fingerprintOf(publicKeyLine: string): string {
   return `SHA256:${createHash('sha256').update(blob).digest('base64').replace(/=+$/, '')}`;
 }
 
-function generate(type: SshKeyType, comment: string): Promise<{ private: string; public: string }> {
+function generateOnce(type: SshKeyType, comment: string): Promise<{ private: string; public: string }> {
   return new Promise((resolve, reject) => {
     const done = (err: Error | null, keys: { private: string; public: string }) =>
       err ? reject(err) : resolve(keys);
     if (type === 'rsa') utils.generateKeyPair('rsa', { bits: RSA_BITS, comment }, done);
     else utils.generateKeyPair('ed25519', { comment }, done);
   });
+}
+
+/** Whether the private key parses and yields exactly the public key handed out with it. */
+function wellFormed(pair: { private: string; public: string }): boolean {
+  const parsed = utils.parseKey(pair.private);
+  if (parsed instanceof Error || Array.isArray(parsed)) return false;
+  const [type, blob] = pair.public.trim().split(' ');
+  return parsed.type === type && parsed.getPublicSSH().toString('base64') === blob;
+}
+
+/**
+ * ssh2 1.17 writes about 1 ed25519 private key in 400 that neither it nor ssh-keygen can read
+ * ("Malformed OpenSSH private key"); a key the user cannot use is worthless, so a malformed pair
+ * is thrown away and made again.
+ */
+export async function generateSshKeyPair(
+  type: SshKeyType,
+  comment: string,
+): Promise<{ private: string; public: string }> {
+  for (let attempt = 0; attempt < 8; attempt++) {
+    const pair = await generateOnce(type, comment);
+    if (wellFormed(pair)) return pair;
+  }
+  throw new Error(`ssh2 produced no readable ${type} key in 8 attempts`);
 }
 
 export async function createSshKey(opts: {
@@ -53,7 +77,7 @@ export async function createSshKey(opts: {
 }) {
   // The comment ends the authorized_keys line: no control characters may reach it.
   const comment = opts.name.replace(/[\p{Cc}\p{Zl}\p{Zp}]/gu, ' ').trim();
-  const pair = await generate(opts.keyType, comment);
+  const pair = await generateSshKeyPair(opts.keyType, comment);
   // `type base64` only; the name is shown separately and added as the comment in authorized_keys.
   const publicKey = pair.public.trim().split(' ').slice(0, 2).join(' ');
   const [row] = await withinUserCap(opts.db, {
