@@ -258,7 +258,7 @@ describe('poll closer across a restart', () => {
       const watcher = await openChat(server, admin.token);
       await joinChannel(watcher, channel.name);
       await expirePoll(node.deps.database, id);
-      expect(await watcher.nextOf('poll_closed', 8000)).toMatchObject({ poll_id: id });
+      expect(await watcher.nextOf('poll_closed', 20_000)).toMatchObject({ poll_id: id });
       const [row] = await node.deps.database.query<{ closed_at: unknown }>(
         sql`select closed_at from chat_polls where id = ${id}`,
       );
@@ -270,5 +270,5 @@ describe('poll closer across a restart', () => {
       await db.drop();
       removeDir(dataDir);
     }
-  }, 30_000);
+  }, 120_000);
 });
