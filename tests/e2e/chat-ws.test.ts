@@ -92,6 +92,17 @@ describe('join', () => {
     expect(joined.pinned.messages).toEqual([]);
     const online = (joined.users.users as Array<{ user_id: number }>).map((u) => u.user_id).sort();
     expect(online).toEqual([alice!.id, bob.id].sort());
+    // Each entry carries the seed's profile fields.
+    expect(joined.users.users).toContainEqual(
+      expect.objectContaining({
+        user_id: bob.id,
+        username: bob.username,
+        nickname: null,
+        role: 'user',
+        anonymous: false,
+        avatar: expect.objectContaining({ color: expect.any(String) }),
+      }),
+    );
     const seen = await alice!.ws.nextOf('user_joined');
     expect(seen).toMatchObject({
       username: bob.username,
@@ -452,8 +463,18 @@ describe('delete, react, edit, pin', () => {
     const late = await openChat(server, (await person()).token);
     const joined = await joinChannel(late, channel.name);
     expect(joined.pinned.messages).toMatchObject([
-      { id: m.id, username: alice!.username, message: 'Important info', pinned_by: admin.id },
+      {
+        id: m.id,
+        username: alice!.username,
+        message: 'Important info',
+        pinned_by: admin.id,
+        pinned_at: expect.stringMatching(ISO),
+      },
     ]);
+    alice!.ws.send({ type: 'unpin_message', message_id: m.id });
+    await expectError(alice!.ws, 'Moderator access required');
+    alice!.ws.send({ type: 'unpin_message', message_id: 'forty-two' });
+    await expectError(alice!.ws, /message_id/);
     mod.send({ type: 'unpin_message', message_id: m.id });
     expect(await alice!.ws.nextOf('message_unpinned')).toMatchObject({ message_id: m.id });
     mod.send({ type: 'unpin_message', message_id: m.id });
@@ -586,6 +607,50 @@ describe('REST history, threads and channel events', () => {
     );
   });
 
+  it('stops a thread 20 messages deep, still oldest first; refuses unknown and unreadable messages', async () => {
+    const { channel, people } = await setup(1);
+    const author = people[0]!;
+    const box = server.deps.secretBox;
+    // A reply chain of 25 (written directly: the send limit would make this slow over the socket).
+    const ids: number[] = [];
+    for (let i = 0; i < 25; i++) {
+      const [row] = await db()
+        .insert(chatMessages)
+        .values({
+          channelId: channel.id,
+          userId: author.id,
+          text: box.encrypt(`link ${i}`),
+          replyTo: ids.at(-1) ?? null,
+        })
+        .returning({ id: chatMessages.id });
+      ids.push(row!.id);
+    }
+    const thread = await ok(
+      api(server, 'GET', `/api/chat/messages/${ids.at(-1)}/thread`, { token: author.token }),
+    );
+    expect(thread.messages.map((m: { id: number }) => m.id)).toEqual(ids.slice(-20));
+    expect(thread.messages[0]).toMatchObject({ message: 'link 5', reply_to: ids[4] });
+    await refused(
+      api(server, 'GET', '/api/chat/messages/2000000000/thread', { token: author.token }),
+      404,
+      'Message not found',
+    );
+    const outsider = await person();
+    const secret = unique('secret');
+    const priv = await ok(
+      api(server, 'POST', '/api/chat/channels', { token: author.token, body: { name: secret } }),
+    );
+    const [hidden] = await db()
+      .insert(chatMessages)
+      .values({ channelId: priv.id as number, userId: author.id, text: box.encrypt('members only') })
+      .returning({ id: chatMessages.id });
+    await refused(
+      api(server, 'GET', `/api/chat/messages/${hidden!.id}/thread`, { token: outsider.token }),
+      404,
+      'Message not found',
+    );
+  });
+
   it('tells joined sockets about renames and deletions', async () => {
     const { admin, channel, people } = await setup(1);
     const ws = people[0]!.ws;
@@ -616,6 +681,14 @@ describe('encryption at rest', () => {
     const dump = await dumpAllTables(server.deps.database);
     expect(dump).toContain('chat_messages');
     expect(dump).not.toContain(word);
+    // AES-256-GCM sealed with the current key id ("v1.<kid>.<iv>.<ciphertext+tag>"), so keys can rotate.
+    const [row] = await db()
+      .select()
+      .from(chatMessages)
+      .where(eq(chatMessages.id, m.id as number));
+    const sealed = new RegExp(`^v1\\.${server.deps.secretBox.keyId}\\.[\\w-]{16}\\.[\\w-]+$`);
+    expect(row!.text).toMatch(sealed);
+    expect(row!.attachments).toMatch(sealed);
   });
 });
 

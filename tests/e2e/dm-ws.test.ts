@@ -448,6 +448,16 @@ describe('notifications, search and voice', () => {
     });
     expect((await search(alice)).results[0].conversation_name).toBe(bob.username);
     expect((await search(outsider)).total).toBe(0);
+    // The seed's scope and conversation_id filters on a real conversation.
+    const query = (p: Person, params: string) =>
+      ok(api(server, 'GET', `/api/search?q=${word}${params}`, { token: p.token }));
+    expect((await query(bob, '')).results.map((r: Json) => r.source)).toEqual(['dm']);
+    expect((await query(bob, `&conversation_id=${id}`)).total).toBe(1);
+    expect((await query(bob, '&scope=channels')).total).toBe(0);
+    const other = await conversation(bob, outsider);
+    expect((await query(bob, `&conversation_id=${other}`)).total).toBe(0);
+    // Naming a conversation one is not in finds nothing in it.
+    expect((await query(outsider, `&conversation_id=${id}`)).total).toBe(0);
   });
 
   it('admits participants to the dm voice room and refuses others', async () => {
