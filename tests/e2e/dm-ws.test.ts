@@ -492,6 +492,20 @@ describe.skipIf(skip !== undefined)(`two nodes (${skip ?? 'PostgreSQL + Redis'})
       await sleep(300);
       const notes = await ok(api(a!, 'GET', '/notifications', { token: bob.token }));
       expect((notes.notifications as Json[]).filter((n) => n.type === 'dm_message')).toEqual([]);
+
+      // The other DM events cross nodes both ways.
+      const m = await wsA.nextOf('dm_message');
+      wsB.send({ type: 'dm_typing', conversation_id: made.id });
+      expect(await wsA.nextOf('dm_typing')).toMatchObject({ conversation_id: made.id, user_id: bob.id });
+      wsB.send({ type: 'dm_react', conversation_id: made.id, message_id: m.id, emoji: '👍' });
+      expect(await wsA.nextOf('dm_reaction_update')).toMatchObject({ message_id: m.id, action: 'add' });
+      wsA.send({ type: 'dm_edit', conversation_id: made.id, message_id: m.id, message: 'edited' });
+      expect(await wsB.nextOf('dm_message_edited')).toMatchObject({ message_id: m.id, new_text: 'edited' });
+      wsA.send({ type: 'dm_delete', conversation_id: made.id, message_id: m.id });
+      expect(await wsB.nextOf('dm_message_deleted')).toMatchObject({ message_id: m.id });
+      const carol = await kitA.person();
+      wsA.send({ type: 'dm_create_group', user_ids: [bob.id, carol.id], name: 'Across' });
+      expect((await wsB.nextOf('dm_conversation_updated')).conversation).toMatchObject({ name: 'Across' });
     } finally {
       await closePortalClients();
       await cluster.stop();
