@@ -39,8 +39,8 @@ export function formatHealth(h: Outputs['health']['system']) {
   const load = h.cpu.load_average;
   return [
     `process   pid ${h.process.pid}, up ${h.process.uptime_seconds} s, node ${h.process.node_version}`,
-    `memory    rss ${size(h.process.memory.rss_bytes)}, heap ${size(h.process.memory.heap_used_bytes)} of ${size(h.process.memory.heap_total_bytes)}`,
-    `cpu       ${h.cpu.count} cores, load ${load['1m'].toFixed(2)} ${load['5m'].toFixed(2)} ${load['15m'].toFixed(2)}`,
+    `memory    ${size(h.memory.free_bytes)} free of ${size(h.memory.total_bytes)}; process rss ${size(h.process.memory.rss_bytes)}, heap ${size(h.process.memory.heap_used_bytes)} of ${size(h.process.memory.heap_total_bytes)}`,
+    `cpu       ${h.cpu.count} cores, load ${load['1m'].toFixed(2)} ${load['5m'].toFixed(2)} ${load['15m'].toFixed(2)}; process ${(h.process.cpu_seconds.user + h.process.cpu_seconds.system).toFixed(1)} s`,
     `disk      ${size(h.disk.free_bytes)} free of ${size(h.disk.total_bytes)} at ${h.disk.path}`,
     `database  ${probe(h.database)}`,
     `bus       ${probe(h.bus)}`,

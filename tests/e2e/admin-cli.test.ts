@@ -93,12 +93,20 @@ describe('admin CLI on the embedded database', () => {
     expect(refused.status).toBe(403);
     expect(await refused.json()).toMatchObject({ error: 'Your account has been banned', reason: 'spam' });
 
-    const [missing, notAdmin, adminOnAdmin, invite] = await Promise.all([
+    const [missing, notAdmin, adminOnAdmin, invite, health] = await Promise.all([
       cli(env, 'user', 'ban', 'nosuchuser', '--json'),
       cli(env, 'user', 'warn', 'alice', '--as', 'bob', '--json'),
       cli(env, 'user', 'ban', 'dave', '--as', 'carol', '--json'),
       cli(env, 'invite', 'today', '--json'),
+      cli(env, 'health', '--json'),
     ]);
+    // Through the admin channel, `health` describes the server process, not the CLI's.
+    expect(health.code, health.stderr).toBe(0);
+    expect(health.json).toMatchObject({
+      process: { pid: server.proc.pid },
+      database: { kind: 'pglite', state: 'ok', latency_ms: expect.any(Number) },
+      bus: { kind: 'local', state: 'ok', latency_ms: expect.any(Number) },
+    });
     expect(missing.code).not.toBe(0);
     expect(missing.json).toEqual({ error: 'User not found', status: 404 });
     expect(notAdmin.code).not.toBe(0);
@@ -142,6 +150,58 @@ describe('admin CLI on the embedded database', () => {
     const human = await cli(env, 'invite', 'today');
     expect(human.code, human.stderr).toBe(0);
     expect(human.stdout).toMatch(/^Invite code for \d{4}-\d{2}-\d{2} \(UTC\): [0-9A-F]{10}\n$/);
+
+    // System health (API.md §10): CPU, memory, disk, the process, and database and bus latency.
+    const health = await cli(env, 'health', '--json');
+    expect(health.code, health.stderr).toBe(0);
+    expect(health.json).toMatchObject({
+      process: {
+        pid: expect.any(Number),
+        uptime_seconds: expect.any(Number),
+        memory: { rss_bytes: expect.any(Number), heap_used_bytes: expect.any(Number) },
+        cpu_seconds: { user: expect.any(Number), system: expect.any(Number) },
+      },
+      cpu: { count: expect.any(Number), load_average: { '1m': expect.any(Number) } },
+      memory: { total_bytes: expect.any(Number), free_bytes: expect.any(Number) },
+      disk: { free_bytes: expect.any(Number), total_bytes: expect.any(Number) },
+      database: { kind: 'pglite', state: 'ok', latency_ms: expect.any(Number) },
+      bus: { kind: 'local', state: 'ok', latency_ms: expect.any(Number) },
+    });
+    const readable = await cli(env, 'health');
+    expect(readable.code, readable.stderr).toBe(0);
+    expect(readable.stdout.split('\n').map((line) => line.split(/\s+/)[0])).toEqual([
+      'process',
+      'memory',
+      'cpu',
+      'disk',
+      'database',
+      'bus',
+      '',
+    ]);
+    expect(readable.stdout).toMatch(/^database +ok \([\d.]+ ms\), pglite$/m);
+
+    // Announcements: create (expiring), list, delete; a second delete finds nothing.
+    const made = await cli(
+      env,
+      'announce',
+      'create',
+      '--title',
+      'Maintenance',
+      '--message',
+      'At 10',
+      '--days',
+      '2',
+      '--json',
+    );
+    expect(made.code, made.stderr).toBe(0);
+    expect(made.json).toMatchObject({ id: expect.any(Number), title: 'Maintenance', message: 'At 10' });
+    const listed = await cli(env, 'announce', 'list', '--json');
+    expect(listed.json.announcements).toEqual([expect.objectContaining({ id: made.json.id, active: true })]);
+    const deleted = await cli(env, 'announce', 'delete', String(made.json.id), '--json');
+    expect(deleted.json).toEqual({ id: made.json.id, deleted: true });
+    const twice = await cli(env, 'announce', 'delete', String(made.json.id), '--json');
+    expect(twice.code).not.toBe(0);
+    expect(twice.json).toEqual({ error: 'Announcement not found', status: 404 });
 
     const usage = await cli(env, 'user', 'timeout', 'alice', '--minutes', 'soon', '--json');
     expect(usage.code).not.toBe(0);

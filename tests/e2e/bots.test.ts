@@ -441,24 +441,35 @@ describe('linked users: GET /bot/users/{user_id} and POST /bot/users/{user_id}/u
   });
 });
 
+/**
+ * Four `GET /bot/me` calls against a limit of 3 per `windowSeconds` (a window aligned to its
+ * length, like every limit here): the 4th is the contract's 429, and X-RateLimit-* report that limit.
+ */
+async function fourCallsOverLimitOf3(
+  target: TestServer,
+  headers: Record<string, string>,
+  windowSeconds: number,
+) {
+  // Do not straddle the end of the window.
+  const left = windowSeconds * 1000 - (Date.now() % (windowSeconds * 1000));
+  if (left < 20_000) await sleep(left + 50);
+  const calls = [];
+  for (let i = 0; i < 4; i++) calls.push(await api(target, 'GET', '/bot/me', { headers }));
+  expect(calls.map((c) => c.status)).toEqual([200, 200, 200, 429]);
+  expect(calls.map((c) => c.headers.get('x-ratelimit-limit'))).toEqual(['3', '3', '3', '3']);
+  expect(calls.map((c) => c.headers.get('x-ratelimit-remaining'))).toEqual(['2', '1', '0', '0']);
+  const limited = calls[3]!;
+  expect(limited.body).toMatchObject({ error: 'Too many requests', status: 429 });
+  const retryAfter = Number(limited.headers.get('retry-after'));
+  expect(retryAfter).toBeGreaterThanOrEqual(1);
+  expect(retryAfter).toBeLessThanOrEqual(windowSeconds);
+  expect(Number(limited.headers.get('x-ratelimit-reset')) % windowSeconds).toBe(0);
+}
+
 describe("the bot's own rate_limit_per_hour", () => {
   it('answers the 4th call of a 3-per-hour bot with 429, reporting the tighter limit', async () => {
-    // The hourly window is aligned to the hour: do not straddle its end.
-    const left = 3_600_000 - (Date.now() % 3_600_000);
-    if (left < 10_000) await sleep(left + 50);
     const bot = await newBot({ rateLimitPerHour: 3 });
-    const calls = [];
-    for (let i = 0; i < 4; i++) calls.push(await api(server, 'GET', '/bot/me', { headers: bot.headers }));
-    expect(calls.map((c) => c.status)).toEqual([200, 200, 200, 429]);
-    expect(calls.map((c) => c.headers.get('x-ratelimit-limit'))).toEqual(['3', '3', '3', '3']);
-    expect(calls.map((c) => c.headers.get('x-ratelimit-remaining'))).toEqual(['2', '1', '0', '0']);
-    const limited = calls[3]!;
-    expect(limited.body).toMatchObject({ error: 'Too many requests', status: 429 });
-    const retryAfter = Number(limited.headers.get('retry-after'));
-    expect(retryAfter).toBeGreaterThanOrEqual(1);
-    expect(retryAfter).toBeLessThanOrEqual(3600);
-    const reset = Number(limited.headers.get('x-ratelimit-reset'));
-    expect(reset % 3600).toBe(0);
+    await fourCallsOverLimitOf3(server, bot.headers, 3600);
     // Other bots keep their own budget; public endpoints are not counted against it.
     expect((await api(server, 'GET', '/bots', { headers: bot.headers })).status).toBe(200);
     const fresh = await newBot();
@@ -467,5 +478,24 @@ describe("the bot's own rate_limit_per_hour", () => {
     // 3600 an hour is tighter than this server's BOT tier of 100000 a minute.
     expect(other.headers.get('x-ratelimit-limit')).toBe('3600');
     expect(other.headers.get('x-ratelimit-remaining')).toBe('3599');
+  });
+});
+
+describe('the BOT tier (RATE_LIMIT_BOT=3 a minute) next to a looser hourly limit', () => {
+  let strict: TestServer;
+  beforeAll(async () => {
+    strict = await startTestServer({ env: { RATE_LIMIT_BOT: '3', RATE_LIMIT_PUBLIC: '100000' } });
+  });
+  afterAll(() => strict?.close());
+
+  it('answers the 4th call in a minute with 429 and reports the tier, the tighter of the two', async () => {
+    const { bot, apiKey } = await makeBot(strict, { rateLimitPerHour: 1000 });
+    const headers = { 'x-api-key': apiKey };
+    await fourCallsOverLimitOf3(strict, headers, 60);
+    // Every /bot/* path shares the tier's budget for this key.
+    expect((await api(strict, 'POST', '/bot/batch', { headers, body: { items: [] } })).status).toBe(429);
+    // Calls the tier refused never reached the bot's hourly counter: this probe is its 4th use.
+    const hourly = await strict.deps.rateLimiter.checkCustom('bot-hour', `bot:${bot.id}`, 1000, 3_600_000);
+    expect(hourly.remaining).toBe(996);
   });
 });

@@ -27,6 +27,17 @@ const unique = (prefix = 'ch') => `${prefix}-${process.pid}-${++seq}`;
 const create = (token: string, body: Record<string, unknown>) =>
   api(server, 'POST', '/api/chat/channels', { token, body });
 
+/** The audit log of one channel, oldest first: action, actor and details. */
+const auditOf = (channelId: number) =>
+  server.deps.database.query<{
+    action: string;
+    actor_user_id: number | null;
+    details: Record<string, unknown>;
+  }>(
+    sql`select action, actor_user_id, details from audit_log
+        where target_type = 'channel' and target_id = ${String(channelId)} order by id`,
+  );
+
 describe('GET /api/chat/channels', () => {
   it('lists the seeded default channel in the seed shape', async () => {
     const user = await person();
@@ -208,6 +219,10 @@ describe('PUT and DELETE /api/chat/channels/{id}', () => {
       'Channel not found',
     );
     await ok(api(server, 'DELETE', `/api/chat/channels/${made.id}`, { token: owner.token }));
+    expect((await auditOf(made.id)).at(-1)).toMatchObject({
+      action: 'channel.delete',
+      actor_user_id: owner.id,
+    });
     await refused(
       api(server, 'DELETE', `/api/chat/channels/${made.id}`, { token: owner.token }),
       404,
@@ -281,5 +296,14 @@ describe('channel members', () => {
       404,
       'Member not found',
     );
+    // Member and role changes are in the audit log, with who did them.
+    const entries = (await auditOf(made.id)).filter((e) => e.action.startsWith('channel.member_'));
+    expect(entries.map((e) => [e.action, e.actor_user_id, e.details])).toEqual([
+      ['channel.member_add', owner.id, { user_id: mod.id }],
+      ['channel.member_role', owner.id, { user_id: mod.id, from: 'member', to: 'moderator' }],
+      ['channel.member_add', mod.id, { user_id: member.id }],
+      ['channel.member_remove', mod.id, { user_id: member.id, role: 'member' }],
+      ['channel.member_remove', mod.id, { user_id: mod.id, role: 'moderator' }],
+    ]);
   });
 });

@@ -1,3 +1,6 @@
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { sql } from 'drizzle-orm';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { joinChannel, openChat, publicChannel } from '../helpers/chat-client';
 import { dumpAllTables } from '../helpers/database';
@@ -9,7 +12,8 @@ import { NO_REQUEST_LIMITS, startTestServer, type TestServer } from '../helpers/
 // The issue's "must show": messages with unique words sent over /ws/chat into a public channel, a
 // private channel, a 1:1 DM and a group DM (plus an edit and a poll); a dump of every table finds
 // none of the words, and GET /api/search still finds each word for those who may read it and for
-// nobody else (outsiders, and Admin+ for DMs).
+// nobody else (outsiders, and Admin+ for DMs). On the embedded database the data directory's files
+// (WAL included) are searched byte by byte too.
 
 let server: TestServer;
 const { person } = roomKit(() => server);
@@ -19,6 +23,14 @@ beforeAll(async () => {
 });
 afterAll(() => server?.close());
 afterEach(closePortalClients);
+
+/** Every file under `dir`, recursively. */
+function filesUnder(dir: string): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    const path = join(dir, name);
+    return statSync(path).isDirectory() ? filesUnder(path) : [path];
+  });
+}
 
 /** A word no other test or seed row contains, lower case (search normalises to it anyway). */
 const unique = (label: string) => `${label}${process.pid}q${Math.random().toString(36).slice(2, 8)}`;
@@ -98,6 +110,18 @@ describe('messages at rest and search', () => {
     expect(dump).toContain('chat_messages');
     expect(dump).toContain('dm_messages');
     for (const word of Object.values(words)) expect(dump).not.toContain(word);
+    if (server.deps.database.kind === 'pglite') {
+      // The embedded database's files themselves (tables, TOAST, indexes and the WAL), flushed.
+      await server.deps.database.query(sql`checkpoint`);
+      const files = filesUnder(join(server.dataDir, 'pgdata'));
+      expect(files.some((f) => f.includes('pg_wal'))).toBe(true);
+      for (const file of files) {
+        const bytes = readFileSync(file);
+        for (const word of Object.values(words))
+          expect(bytes.includes(word), `${word} in ${file}`).toBe(false);
+      }
+    } else
+      console.warn('PostgreSQL run: the database files belong to the server; the table dump stands alone');
 
     const found = async (who: Person, word: string) =>
       ((await ok(api(server, 'GET', `/api/search?q=${word}`, { token: who.token }))).results as Json[]).map(

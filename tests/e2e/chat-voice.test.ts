@@ -145,7 +145,10 @@ describe('voice_leave, voice_deafen, voice_speaking', () => {
     for (let i = 0; i < 5; i++) b.send({ type: 'voice_speaking', speaking: i % 2 === 0 });
     await drain(b);
     const burst = await framesOf(a, 'voice_speaking');
-    expect(burst).toEqual([{ type: 'voice_speaking', user_id: bob.id, speaking: true }]);
+    // The first one always goes through; the exact 100 ms rule is checked on a fake clock in
+    // tests/unit/voice-signalling.test.ts. Here: a burst is thinned, whatever the machine's load.
+    expect(burst[0]).toEqual({ type: 'voice_speaking', user_id: bob.id, speaking: true });
+    expect(burst.length).toBeLessThan(5);
     await sleep(150);
     b.send({ type: 'voice_speaking', speaking: false });
     expect(await a.nextOf('voice_speaking')).toEqual({
@@ -155,6 +158,11 @@ describe('voice_leave, voice_deafen, voice_speaking', () => {
     });
     // Dropped frames are silent: the speaker gets no error.
     expect(await framesOf(b, 'error')).toEqual([]);
+    // A malformed one is refused like any other bad frame.
+    b.send({ type: 'voice_speaking', speaking: 'loud' });
+    await expectError(b, /speaking/);
+    b.send({ type: 'voice_speaking' });
+    await expectError(b, /speaking/);
   });
 });
 

@@ -92,6 +92,17 @@ describe('join', () => {
     expect(joined.pinned.messages).toEqual([]);
     const online = (joined.users.users as Array<{ user_id: number }>).map((u) => u.user_id).sort();
     expect(online).toEqual([alice!.id, bob.id].sort());
+    // Each entry carries the seed's profile fields.
+    expect(joined.users.users).toContainEqual(
+      expect.objectContaining({
+        user_id: bob.id,
+        username: bob.username,
+        nickname: null,
+        role: 'user',
+        anonymous: false,
+        avatar: expect.objectContaining({ color: expect.any(String) }),
+      }),
+    );
     const seen = await alice!.ws.nextOf('user_joined');
     expect(seen).toMatchObject({
       username: bob.username,
@@ -452,8 +463,18 @@ describe('delete, react, edit, pin', () => {
     const late = await openChat(server, (await person()).token);
     const joined = await joinChannel(late, channel.name);
     expect(joined.pinned.messages).toMatchObject([
-      { id: m.id, username: alice!.username, message: 'Important info', pinned_by: admin.id },
+      {
+        id: m.id,
+        username: alice!.username,
+        message: 'Important info',
+        pinned_by: admin.id,
+        pinned_at: expect.stringMatching(ISO),
+      },
     ]);
+    alice!.ws.send({ type: 'unpin_message', message_id: m.id });
+    await expectError(alice!.ws, 'Moderator access required');
+    alice!.ws.send({ type: 'unpin_message', message_id: 'forty-two' });
+    await expectError(alice!.ws, /message_id/);
     mod.send({ type: 'unpin_message', message_id: m.id });
     expect(await alice!.ws.nextOf('message_unpinned')).toMatchObject({ message_id: m.id });
     mod.send({ type: 'unpin_message', message_id: m.id });
@@ -586,6 +607,50 @@ describe('REST history, threads and channel events', () => {
     );
   });
 
+  it('stops a thread 20 messages deep, still oldest first; refuses unknown and unreadable messages', async () => {
+    const { channel, people } = await setup(1);
+    const author = people[0]!;
+    const box = server.deps.secretBox;
+    // A reply chain of 25 (written directly: the send limit would make this slow over the socket).
+    const ids: number[] = [];
+    for (let i = 0; i < 25; i++) {
+      const [row] = await db()
+        .insert(chatMessages)
+        .values({
+          channelId: channel.id,
+          userId: author.id,
+          text: box.encrypt(`link ${i}`),
+          replyTo: ids.at(-1) ?? null,
+        })
+        .returning({ id: chatMessages.id });
+      ids.push(row!.id);
+    }
+    const thread = await ok(
+      api(server, 'GET', `/api/chat/messages/${ids.at(-1)}/thread`, { token: author.token }),
+    );
+    expect(thread.messages.map((m: { id: number }) => m.id)).toEqual(ids.slice(-20));
+    expect(thread.messages[0]).toMatchObject({ message: 'link 5', reply_to: ids[4] });
+    await refused(
+      api(server, 'GET', '/api/chat/messages/2000000000/thread', { token: author.token }),
+      404,
+      'Message not found',
+    );
+    const outsider = await person();
+    const secret = unique('secret');
+    const priv = await ok(
+      api(server, 'POST', '/api/chat/channels', { token: author.token, body: { name: secret } }),
+    );
+    const [hidden] = await db()
+      .insert(chatMessages)
+      .values({ channelId: priv.id as number, userId: author.id, text: box.encrypt('members only') })
+      .returning({ id: chatMessages.id });
+    await refused(
+      api(server, 'GET', `/api/chat/messages/${hidden!.id}/thread`, { token: outsider.token }),
+      404,
+      'Message not found',
+    );
+  });
+
   it('tells joined sockets about renames and deletions', async () => {
     const { admin, channel, people } = await setup(1);
     const ws = people[0]!.ws;
@@ -616,29 +681,107 @@ describe('encryption at rest', () => {
     const dump = await dumpAllTables(server.deps.database);
     expect(dump).toContain('chat_messages');
     expect(dump).not.toContain(word);
+    // AES-256-GCM sealed with the current key id ("v1.<kid>.<iv>.<ciphertext+tag>"), so keys can rotate.
+    const [row] = await db()
+      .select()
+      .from(chatMessages)
+      .where(eq(chatMessages.id, m.id as number));
+    const sealed = new RegExp(`^v1\\.${server.deps.secretBox.keyId}\\.[\\w-]{16}\\.[\\w-]+$`);
+    expect(row!.text).toMatch(sealed);
+    expect(row!.attachments).toMatch(sealed);
   });
 });
 
 const skip = await clusterSkipReason();
 
 describe.skipIf(skip !== undefined)(`two nodes (${skip ?? 'PostgreSQL + Redis'})`, () => {
-  it('delivers a message sent on node A to a socket on node B', async () => {
-    const cluster = await startCluster(2);
+  it('carries a message and every channel event across nodes, shares the send budget and the online count', async () => {
+    // An hour-long window, so that the budget below does not depend on how fast this machine is.
+    const cluster = await startCluster(2, { CHAT_RATE_WINDOW_SECONDS: '3600' });
     try {
-      const [a, b] = cluster.nodes;
-      const kitA = roomKit(() => a as TestServer);
-      const alice = await kitA.person();
-      const bob = await kitA.person();
-      const wsA = await openChat(a!, alice.token);
-      const wsB = await openChat(b!, bob.token);
-      await joinChannel(wsA, 'general');
-      const joined = await joinChannel(wsB, 'general');
+      const [a, b] = cluster.nodes as [TestServer, TestServer];
+      const kitA = roomKit(() => a);
+      const [admin, alice, bob, carol] = [
+        await kitA.person(2),
+        await kitA.person(),
+        await kitA.person(),
+        await kitA.person(),
+      ];
+      const channel = await publicChannel(a, admin, unique('cl'));
+      const wsA = await openChat(a, alice.token);
+      const wsB = await openChat(b, bob.token);
+      const carolB = await openChat(b, carol.token);
+      await joinChannel(wsA, channel.name);
+      // Presence is cluster-wide: node B's `users` list has Alice, who is on node A.
+      const joined = await joinChannel(wsB, channel.name);
       expect((joined.users.users as Array<{ user_id: number }>).map((u) => u.user_id)).toContain(alice.id);
-      wsA.send({ type: 'message', channel: 'general', message: 'across nodes' });
-      expect(await wsB.nextOf('message')).toMatchObject({ message: 'across nodes', user_id: alice.id });
+      expect(await wsA.nextOf('user_joined')).toMatchObject({ username: bob.username });
+      await joinChannel(carolB, channel.name);
+      // GET /api/stats on either node counts users connected to the other.
+      const online = async (node: TestServer) =>
+        (await ok(api(node, 'GET', '/api/stats', { token: admin.token }))).online_users;
+      expect(await online(a)).toBe(3);
+      expect(await online(b)).toBe(3);
+
+      wsA.send({ type: 'message', channel: channel.name, message: 'from A' });
+      const m = await wsB.nextOf('message');
+      expect(m).toMatchObject({ message: 'from A', user_id: alice.id });
+      wsB.send({ type: 'react', message_id: m.id, emoji: '👍' });
+      expect(await wsA.nextOf('reaction_update')).toMatchObject({ message_id: m.id, user_id: bob.id });
+      wsA.send({ type: 'edit_message', message_id: m.id, message: 'from A, edited' });
+      expect(await wsB.nextOf('message_edited')).toMatchObject({
+        message_id: m.id,
+        new_text: 'from A, edited',
+      });
+      wsB.send({ type: 'typing', channel: channel.name });
+      expect(await wsA.nextOf('typing')).toMatchObject({ user_id: bob.id });
+      const mod = await openChat(b, admin.token);
+      mod.send({ type: 'pin_message', message_id: m.id });
+      expect(await wsA.nextOf('message_pinned')).toMatchObject({ message_id: m.id, pinned_by: admin.id });
+      wsA.send({ type: 'create_poll', channel: channel.name, question: 'Across?', options: ['y', 'n'] });
+      const poll = (await wsB.nextOf('poll_created')).poll as { id: number };
+      wsB.send({ type: 'vote_poll', poll_id: poll.id, option_index: 0 });
+      expect(await wsA.nextOf('poll_updated')).toMatchObject({ poll_id: poll.id, total_votes: 1 });
+      wsA.send({ type: 'close_poll', poll_id: poll.id });
+      expect(await wsB.nextOf('poll_closed')).toMatchObject({ poll_id: poll.id });
+      wsA.send({ type: 'delete', message_id: m.id });
+      expect(await wsB.nextOf('message_deleted')).toMatchObject({ message_id: m.id, deleted_by: alice.id });
+      // A block made on node B hides Alice's messages from Bob's socket there.
+      wsB.send({ type: 'block_user', user_id: alice.id });
+      await wsB.nextOf('user_blocked');
+      wsA.send({ type: 'message', channel: channel.name, message: 'hidden from bob' });
+      // Once Carol's socket on node B has it, node B has handled it for Bob's socket too.
+      let seen = await carolB.nextOf('message');
+      while (seen.message !== 'hidden from bob') seen = await carolB.nextOf('message');
+      expect((await drain(wsB)).filter((f) => f.type === 'message')).toEqual([]);
+
+      // One budget of 5 messages per window, whichever node the sockets are on (3 were sent above).
+      const aliceOnB = await openChat(b, alice.token);
+      await joinChannel(aliceOnB, channel.name);
+      aliceOnB.send({ type: 'message', channel: channel.name, message: 'fourth' });
+      await aliceOnB.nextOf('message');
+      wsA.send({ type: 'message', channel: channel.name, message: 'fifth' });
+      await wsA.nextOf('message');
+      aliceOnB.send({ type: 'message', channel: channel.name, message: 'sixth' });
+      await expectError(aliceOnB, "Slow down! You're sending messages too fast.");
+
+      // Renames and deletions made through node A reach node B.
+      const renamed = unique('cl-renamed');
+      await ok(
+        api(a, 'PUT', `/api/chat/channels/${channel.id}`, { token: admin.token, body: { name: renamed } }),
+      );
+      expect(await wsB.nextOf('channel_renamed')).toMatchObject({
+        old_name: channel.name,
+        new_name: renamed,
+      });
+      await wsA.close();
+      await aliceOnB.close();
+      expect(await wsB.nextOf('user_left')).toMatchObject({ channel: renamed, username: alice.username });
+      await ok(api(a, 'DELETE', `/api/chat/channels/${channel.id}`, { token: admin.token }));
+      expect(await wsB.nextOf('channel_deleted')).toMatchObject({ channel: renamed });
     } finally {
       await closePortalClients();
       await cluster.stop();
     }
-  }, 60_000);
+  }, 120_000);
 });

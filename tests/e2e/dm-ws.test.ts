@@ -448,6 +448,16 @@ describe('notifications, search and voice', () => {
     });
     expect((await search(alice)).results[0].conversation_name).toBe(bob.username);
     expect((await search(outsider)).total).toBe(0);
+    // The seed's scope and conversation_id filters on a real conversation.
+    const query = (p: Person, params: string) =>
+      ok(api(server, 'GET', `/api/search?q=${word}${params}`, { token: p.token }));
+    expect((await query(bob, '')).results.map((r: Json) => r.source)).toEqual(['dm']);
+    expect((await query(bob, `&conversation_id=${id}`)).total).toBe(1);
+    expect((await query(bob, '&scope=channels')).total).toBe(0);
+    const other = await conversation(bob, outsider);
+    expect((await query(bob, `&conversation_id=${other}`)).total).toBe(0);
+    // Naming a conversation one is not in finds nothing in it.
+    expect((await query(outsider, `&conversation_id=${id}`)).total).toBe(0);
   });
 
   it('admits participants to the dm voice room and refuses others', async () => {
@@ -482,6 +492,20 @@ describe.skipIf(skip !== undefined)(`two nodes (${skip ?? 'PostgreSQL + Redis'})
       await sleep(300);
       const notes = await ok(api(a!, 'GET', '/notifications', { token: bob.token }));
       expect((notes.notifications as Json[]).filter((n) => n.type === 'dm_message')).toEqual([]);
+
+      // The other DM events cross nodes both ways.
+      const m = await wsA.nextOf('dm_message');
+      wsB.send({ type: 'dm_typing', conversation_id: made.id });
+      expect(await wsA.nextOf('dm_typing')).toMatchObject({ conversation_id: made.id, user_id: bob.id });
+      wsB.send({ type: 'dm_react', conversation_id: made.id, message_id: m.id, emoji: '👍' });
+      expect(await wsA.nextOf('dm_reaction_update')).toMatchObject({ message_id: m.id, action: 'add' });
+      wsA.send({ type: 'dm_edit', conversation_id: made.id, message_id: m.id, message: 'edited' });
+      expect(await wsB.nextOf('dm_message_edited')).toMatchObject({ message_id: m.id, new_text: 'edited' });
+      wsA.send({ type: 'dm_delete', conversation_id: made.id, message_id: m.id });
+      expect(await wsB.nextOf('dm_message_deleted')).toMatchObject({ message_id: m.id });
+      const carol = await kitA.person();
+      wsA.send({ type: 'dm_create_group', user_ids: [bob.id, carol.id], name: 'Across' });
+      expect((await wsB.nextOf('dm_conversation_updated')).conversation).toMatchObject({ name: 'Across' });
     } finally {
       await closePortalClients();
       await cluster.stop();

@@ -186,19 +186,26 @@ describe('link previewer', () => {
       'http://100.64.0.1/',
       'http://0.0.0.0/',
       'http://[fd00::1]/',
+      'http://[fe80::1]/',
     ]) {
       expect(await failure(previewer.preview(target)), target).toEqual({ status: 400, message: NOT_ALLOWED });
     }
     expect(hits).toEqual([]);
   });
 
-  it('refuses a name that resolves to a private address, even among public ones', async () => {
+  it('refuses a name that resolves to a private, loopback or link-local address, even among public ones', async () => {
     for (const answers of [
       [{ address: '127.0.0.1', family: 4 }],
       [
         { address: '93.184.216.34', family: 4 },
         { address: '10.0.0.1', family: 4 },
       ],
+      [{ address: '169.254.169.254', family: 4 }],
+      [
+        { address: '2606:2800:220:1:248:1893:25c8:1946', family: 6 },
+        { address: 'fe80::1', family: 6 },
+      ],
+      [{ address: '::1', family: 6 }],
     ]) {
       const previewer = createLinkPreviewer({ resolveHost: createHostResolver(async () => answers) });
       expect(await failure(previewer.preview('https://rebind.example/'))).toEqual({
@@ -211,9 +218,8 @@ describe('link previewer', () => {
   it('times out, stops reading at 512 KB, and parses only HTML', async () => {
     routes.set('/slow', () => {}); // never answers
     const quick = createLinkPreviewer({ resolveHost: testResolver, limits: { timeoutMs: 300 } });
-    const started = Date.now();
+    // The page never answers: only the time cap can end this request.
     expect(await failure(quick.preview(url('slow.test', '/slow')))).toEqual({ status: 502, message: FAILED });
-    expect(Date.now() - started).toBeLessThan(3000);
 
     routes.set(
       '/huge',

@@ -43,6 +43,15 @@ const g = c.getContext('2d'); const img = g.createImageData(1280, 720); const px
   g.putImageData(img, 0, 0); requestAnimationFrame(draw); })();
 </script></body>`;
 
+/** A page taller than the viewport that reports each time it is shown and its first scroll. */
+const LONG = `<!doctype html><body style="margin:0;height:5000px"><script>
+const report = (path, params) =>
+  fetch(path + '?' + new URLSearchParams({ ...params, n: Math.random() }), { cache: 'no-store' }).catch(() => {});
+report('/shown', { at: location.pathname });
+addEventListener('pageshow', (e) => e.persisted && report('/shown', { at: location.pathname }));
+addEventListener('scroll', () => report('/scrolled', { y: String(scrollY) }), { once: true });
+</script></body>`;
+
 const hasFfmpeg = spawnSync('ffmpeg', ['-version']).status === 0;
 
 /** The RGB of one pixel of a JPEG (decoded by ffmpeg). */
@@ -92,6 +101,8 @@ describe.skipIf(skipReason !== undefined)('room browser on Chromium', () => {
       hits.push({ path: url.pathname, params: url.searchParams });
       if (url.pathname === '/') res.writeHead(200, { 'content-type': 'text/html' }).end(PAGE);
       else if (url.pathname === '/noise') res.writeHead(200, { 'content-type': 'text/html' }).end(NOISE);
+      else if (url.pathname === '/long' || url.pathname === '/landed')
+        res.writeHead(200, { 'content-type': 'text/html', 'cache-control': 'no-store' }).end(LONG);
       else res.writeHead(204).end();
     });
     await new Promise<void>((ok) => page.listen(0, '127.0.0.1', ok));
@@ -295,6 +306,46 @@ describe.skipIf(skipReason !== undefined)('room browser on Chromium', () => {
     expect(stopped.body.state).toBe('stopped');
     expect(await ownerWs.nextOf('chat_state')).toMatchObject({ state: 'stopped', reason: 'stopped' });
     expect((await call(owner, 'GET', `/chats/${id}/screen`)).status).toBe(409);
+    await waitFor(() => chromiumChildren().length === 0, 'Chromium to exit', 10_000);
+  });
+
+  it('replays scroll and navigate input from the member in control', async () => {
+    const owner = await person(2);
+    const member = await person();
+    const id = await roomOn(owner, 'long', [member]);
+    const ws = await portal(member, id);
+    expect((await call(owner, 'POST', `/chats/${id}/start`)).status).toBe(200);
+    await waitFor(() => hits.some((h) => h.path === '/long'), 'the start page to load', 10_000);
+    expect(isJpeg(await ws.nextBinary(10_000))).toBe(true);
+    const scroll = { type: 'input', kind: 'scroll', x: 100, y: 100, dx: 0, dy: 600 };
+    ws.send(scroll);
+    expect(await ws.nextOf('error')).toMatchObject({
+      status: 403,
+      message: 'You do not have control of the browser',
+    });
+    ws.send({ type: 'control_request' });
+    expect((await ws.nextOf('control_state')).holder_user_id).toBe(member.id);
+
+    ws.send(scroll);
+    await waitFor(() => hits.some((h) => h.path === '/scrolled'), 'the page to report the scroll', 10_000);
+    expect(Number(hits.find((h) => h.path === '/scrolled')!.params.get('y'))).toBeGreaterThan(0);
+
+    // Each navigation shows a page, which reports its path: when its script runs, or when it comes
+    // back from the back/forward cache.
+    const loads = (path: string) =>
+      hits.filter((h) => h.path === '/shown' && h.params.get('at') === path).length;
+    ws.send({ type: 'input', kind: 'navigate', url: `${pageUrl}landed` });
+    await waitFor(() => loads('/landed') === 1, 'the navigation', 10_000);
+    ws.send({ type: 'input', kind: 'navigate', action: 'reload' });
+    await waitFor(() => loads('/landed') === 2, 'the reload', 10_000);
+    ws.send({ type: 'input', kind: 'navigate', action: 'back' });
+    await waitFor(() => loads('/long') === 2, 'going back', 10_000);
+    ws.send({ type: 'input', kind: 'navigate', action: 'forward' });
+    await waitFor(() => loads('/landed') === 3, 'going forward', 10_000);
+    // Only http(s) targets; the socket stays usable.
+    ws.send({ type: 'input', kind: 'navigate', url: 'file:///etc/passwd' });
+    expect((await ws.nextOf('error')).status).toBe(400);
+    expect((await call(owner, 'POST', `/chats/${id}/stop`)).status).toBe(200);
     await waitFor(() => chromiumChildren().length === 0, 'Chromium to exit', 10_000);
   });
 

@@ -218,6 +218,55 @@ describe('members, roles and invites', () => {
   });
 });
 
+describe('non-members', () => {
+  it('get 404 "Chat not found" on every path of a room, reads and writes alike', async () => {
+    const owner = await person({ level: 2 });
+    const member = await person();
+    const outsider = await person();
+    const room = await roomOf(owner);
+    await joinWithInvite(room.id, owner, member);
+    const invite = await call(owner, 'POST', `/chats/${room.id}/invites`, {});
+    expect(
+      (await call(owner, 'POST', `/chats/${room.id}/messages`, { content: 'members only' })).status,
+    ).toBe(200);
+    const paths: Array<[string, string, unknown?]> = [
+      ['GET', ''],
+      ['GET', '/members'],
+      ['GET', '/invites'],
+      ['GET', '/messages'],
+      ['GET', '/keys'],
+      ['GET', '/moderation'],
+      ['GET', '/clipboard'],
+      ['GET', '/screen'],
+      ['PATCH', '/config', { width: 900 }],
+      ['POST', '/start'],
+      ['POST', '/stop'],
+      ['POST', '/leave'],
+      ['POST', '/invites', {}],
+      ['DELETE', `/invites/${invite.body.code}`],
+      ['PUT', `/members/${member.id}`, { role: 'moderator' }],
+      ['PUT', '/clipboard', { text: 'let me in' }],
+      ['POST', '/messages', { content: 'let me in' }],
+      ['POST', '/messages/clear'],
+      ['POST', '/keys', { public_key: Buffer.alloc(32, 7).toString('base64') }],
+      ['POST', '/moderation/kick', { user_id: member.id }],
+      ['POST', '/moderation/unmute', { user_id: member.id }],
+      ['DELETE', ''],
+    ];
+    for (const [method, suffix, body] of paths) {
+      const res = await call(outsider, method, `/chats/${room.id}${suffix}`, body);
+      expect([res.status, res.body.error], `${method} /chats/{id}${suffix}`).toEqual([404, 'Chat not found']);
+    }
+    // Nothing changed: the member is still there, as a member, and the room still stands.
+    const members = await call(owner, 'GET', `/chats/${room.id}/members`);
+    expect((members.body.members as Array<{ user_id: number; role: string }>).map((m) => m.role)).toEqual([
+      'owner',
+      'member',
+    ]);
+    expect((await call(owner, 'GET', `/chats/${room.id}/invites`)).body.total).toBe(2);
+  });
+});
+
 describe('paging the room lists', () => {
   it('pages GET /chats, members and invites with limit/offset and a total', async () => {
     const owner = await person({ level: 2 });

@@ -436,11 +436,14 @@ describe('bots, invites, announcements, audit, health', () => {
     expect(await refusal(system().audit.list({ limit: 1001 }))).toMatchObject({ status: 400 });
   });
 
-  it('reports process, CPU, disk, database and bus health', async () => {
+  it('reports process, CPU, memory, disk, database and bus health', async () => {
     const health = await system().health.system();
     expect(health.process).toMatchObject({ pid: process.pid, uptime_seconds: expect.any(Number) });
     expect(health.process.memory.rss_bytes).toBeGreaterThan(0);
     expect(health.process.memory.heap_used_bytes).toBeGreaterThan(0);
+    expect(health.process.cpu_seconds.user).toBeGreaterThan(0);
+    expect(health.memory.total_bytes).toBeGreaterThanOrEqual(health.memory.free_bytes);
+    expect(health.memory.free_bytes).toBeGreaterThan(0);
     expect(health.cpu.count).toBeGreaterThan(0);
     expect(Object.keys(health.cpu.load_average)).toEqual(['1m', '5m', '15m']);
     expect(health.disk.free_bytes).toBeGreaterThan(0);

@@ -13,13 +13,14 @@ import {
   chatReactions,
   dmMessages,
 } from '../../src/db/schema';
+import { type RunningServer, startServer } from '../../src/server';
 import { runRetention, startChatRetention } from '../../src/services/retention/chat-messages';
 import { searchTokensOf } from '../../src/services/search/blind-index';
 import { chatImageDir } from '../../src/services/uploads/chat-images';
 import { uploadKeyOf } from '../../src/services/uploads/references';
 import { createUser } from '../../src/services/users/accounts';
 import { createTestDatabaseUrl } from '../helpers/database';
-import { makeTempDir, removeDir } from '../helpers/env';
+import { makeTempDir, removeDir, testEnv } from '../helpers/env';
 
 // Chat message retention (API.md §8) on a real database: expired rows go in bounded batches,
 // taking their reactions, search tokens, polls and votes with them; newer rows stay. Uploaded
@@ -206,4 +207,49 @@ describe('what goes with an expired message', () => {
       removeDir(dataDir);
     }
   });
+});
+
+describe('the server’s own retention job', () => {
+  it('follows CHAT_RETENTION_DAYS: a server started with 2 days deletes a 3-day-old message', async () => {
+    const dataDir = makeTempDir();
+    const target = await createTestDatabaseUrl();
+    const env = testEnv({ DATA_DIR: dataDir, DATABASE_URL: target.url, CHAT_RETENTION_DAYS: '2' });
+    const log = createLogger('silent');
+    let node: RunningServer | undefined;
+    try {
+      node = await startServer(env, { log });
+      const db = node.deps.database.db;
+      const user = await createUser(db, { username: `retsrv_${process.pid}` });
+      const [channel] = await db
+        .insert(channels)
+        .values({ name: `retsrv-${process.pid}` })
+        .returning();
+      const seal = node.deps.secretBox;
+      await db.insert(chatMessages).values(
+        [3, 1].map((days) => ({
+          channelId: channel!.id,
+          userId: user.id,
+          text: seal.encrypt(`${days} days old`),
+          createdAt: new Date(Date.now() - days * DAY),
+        })),
+      );
+      // The job sweeps when a server starts (and every 10 minutes): start it again.
+      await node.stop();
+      node = undefined;
+      const restarted = await startServer(env, { log });
+      node = restarted;
+      const left = async () =>
+        (
+          await restarted.deps.database.db
+            .select({ text: chatMessages.text })
+            .from(chatMessages)
+            .where(eq(chatMessages.channelId, channel!.id))
+        ).map((r) => restarted.deps.secretBox.decrypt(r.text));
+      await vi.waitFor(async () => expect(await left()).toEqual(['1 days old']), { timeout: 20_000 });
+    } finally {
+      await node?.stop();
+      await target.drop();
+      removeDir(dataDir);
+    }
+  }, 60_000);
 });

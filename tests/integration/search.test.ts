@@ -155,7 +155,8 @@ describe('GET /api/search', () => {
     expect(hitsOf(inChannel).every((h) => h.channel_id === pub.id)).toBe(true);
     const images = await search(alice, { q: W.deploy, has: 'image' });
     expect(hitsOf(images).map((h) => h.channel_id)).toEqual([priv.id]);
-    // No DM tables yet: DMs find nothing, and a conversation filter leaves channels out.
+    // These words are in channels only: DMs find nothing, and a conversation filter leaves channels
+    // out (DM search itself: dm-ws.test.ts and chat-search-at-rest.test.ts).
     expect((await search(alice, { q: W.deploy, scope: 'dms' })).body.total).toBe(0);
     expect((await search(bob, { q: W.deploy, conversation_id: 1 })).body.total).toBe(0);
     expect((await search(bob, { q: W.deploy, scope: 'channels' })).body.total).toBe(3);

@@ -1,5 +1,5 @@
 import { statfs } from 'node:fs/promises';
-import { cpus, loadavg } from 'node:os';
+import { cpus, freemem, loadavg, totalmem } from 'node:os';
 import { resolve } from 'node:path';
 import type { Bus } from '../../core/bus/types';
 import type { Database } from '../../db/client';
@@ -43,14 +43,18 @@ export async function systemHealth(opts: { database: Database; bus: Bus; dataDir
     diskOf(resolve(opts.dataDir)),
   ]);
   const [load1, load5, load15] = loadavg();
+  const cpuTime = process.cpuUsage();
   return {
     process: {
       pid: process.pid,
       uptime_seconds: Math.floor(process.uptime()),
       node_version: process.version,
       memory: { rss_bytes: memory.rss, heap_used_bytes: memory.heapUsed, heap_total_bytes: memory.heapTotal },
+      cpu_seconds: { user: cpuTime.user / 1e6, system: cpuTime.system / 1e6 },
     },
     cpu: { count: cpus().length, load_average: { '1m': load1 ?? 0, '5m': load5 ?? 0, '15m': load15 ?? 0 } },
+    // The machine's memory: a Portal process can look healthy while the host runs out.
+    memory: { total_bytes: totalmem(), free_bytes: freemem() },
     disk,
     database: { kind: opts.database.kind, ...database },
     bus: { kind: opts.bus.kind, ...bus },
