@@ -1,4 +1,4 @@
-import { and, count, desc, eq, gte, inArray, like, lte, or, type SQL, sql } from 'drizzle-orm';
+import { and, count, desc, eq, gte, inArray, like, lt, or, type SQL, sql } from 'drizzle-orm';
 import { z } from 'zod';
 import { AppError } from '../../core/errors';
 import type { Db } from '../../db/client';
@@ -118,7 +118,8 @@ export async function listAudit({ db, viewer, query }: { db: Db; viewer: AuditVi
     query.target ? await targetFilter(db, query.target) : undefined,
     query.action ? actionFilter(query.action) : undefined,
     query.since ? gte(auditLog.createdAt, new Date(query.since)) : undefined,
-    query.until ? lte(auditLog.createdAt, new Date(query.until)) : undefined,
+    // Times are shown to the millisecond and stored to the microsecond: `until` takes its whole ms.
+    query.until ? lt(auditLog.createdAt, new Date(Date.parse(query.until) + 1)) : undefined,
     query.channel_id !== undefined ? eq(auditLog.channelId, query.channel_id) : undefined,
     query.room_id !== undefined ? eq(auditLog.roomId, query.room_id) : undefined,
   );
