@@ -397,3 +397,41 @@ describe('DMs and room chat', () => {
     expect((await triggers(member.id))[0]).toMatchObject({ roomId: r.id, details: { context: 'room' } });
   });
 });
+
+describe('regex rules past their deadline', () => {
+  let slow: TestServer;
+  beforeAll(async () => {
+    slow = await startTestServer({ env: { ...NO_REQUEST_LIMITS, AUTOMOD_REGEX_TIMEOUT_MS: '10' } });
+  });
+  afterAll(() => slow?.close());
+
+  it('let the message through unchecked by them, say so in the audit log, and never hold the server', async () => {
+    const admin = adminCaller(slow);
+    // Ten rules at the size cap against a 4,000-character text: far longer than 10 ms.
+    for (let i = 0; i < 10; i++) {
+      await admin.automod.create({
+        name: `heavy ${i}`,
+        kind: 'regex',
+        action: 'block',
+        config: { patterns: ['.{0,490}x$'] },
+      });
+    }
+    const kit = roomKit(() => slow);
+    const owner = await kit.person(2);
+    const channel = await publicChannel(slow, owner, unique());
+    const [alice, bob] = await joinedPeople(slow, channel.name, 2, () => kit.person());
+    const text = `${'a'.repeat(3_990)}xb`;
+    alice!.ws.send({ type: 'message', channel: channel.name, message: text });
+    const [health, delivered] = await Promise.all([api(slow, 'GET', '/health'), bob!.ws.nextOf('message')]);
+    expect(health.status).toBe(200);
+    expect(delivered.message).toBe(text);
+    const { entries } = await admin.audit.list({ action: 'automod.unchecked' });
+    expect(entries[0]).toMatchObject({
+      actor: 'automod',
+      target_id: String(alice!.id),
+      channel_id: channel.id,
+      details: { context: 'channel', length: text.length },
+    });
+    expect((entries[0]!.details as { rule_ids: number[] }).rule_ids).toHaveLength(10);
+  });
+});

@@ -3,7 +3,7 @@ import type { Bus } from '../../core/bus/types';
 import type { Db } from '../../db/client';
 import { automodRules } from '../../db/schema';
 import { checkCaps, checkInvites, checkLinks, checkMentions, type Hit, wordMatcher } from './detectors';
-import { compileRuleRegex } from './regex';
+import type { RegexJob } from './regex-runner';
 import { type AutomodKind, CONFIG_SCHEMAS } from './schemas';
 
 // The enabled rules, compiled once and kept per database: every message is checked against them,
@@ -17,6 +17,8 @@ export type CompiledRule = {
   row: RuleRow;
   /** Content kinds: what the text breaks, if anything. */
   check?: (text: string) => Hit | null;
+  /** `regex`: matched on the worker thread (regex-runner.ts). */
+  regex?: RegexJob;
   /** `flood`: counted by the evaluator across messages. */
   flood?: { maxRepeats: number; windowMs: number };
 };
@@ -41,17 +43,10 @@ function compile(row: RuleRow): CompiledRule {
       });
     }
     case 'regex': {
+      // Parsing checks the patterns again (regex.ts), so a bad row is skipped here, not in the worker.
       const config = CONFIG_SCHEMAS.regex.parse(row.config);
-      const { regex, error } = compileRuleRegex(config.patterns, config.case_sensitive);
-      if (!regex) throw new Error(error);
-      return content((text) =>
-        regex.test(text)
-          ? {
-              what: 'it matches a blocked pattern',
-              evidence: { pattern: config.patterns[regex.which(text)] ?? null },
-            }
-          : null,
-      );
+      const key = `${row.id}:${row.updatedAt.getTime()}`;
+      return { row, regex: { key, patterns: config.patterns, caseSensitive: config.case_sensitive } };
     }
     case 'links': {
       const config = CONFIG_SCHEMAS.links.parse(row.config);

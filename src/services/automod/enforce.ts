@@ -8,6 +8,7 @@ import { SYSTEM_ACTOR } from '../auth/actor';
 import type { NotifyLog } from '../notifications/notify';
 import { type CompiledRule, compiledRules } from './cache';
 import { floodKeyText, type Hit } from './detectors';
+import { matchRegexRules } from './regex-runner';
 import { AUTOMOD_LIMITS, type AutomodAction, type AutomodContext } from './schemas';
 
 // Auto-moderation runs before a message is stored (seed 002): channel messages and edits, DMs and
@@ -20,7 +21,14 @@ import { AUTOMOD_LIMITS, type AutomodAction, type AutomodContext } from './schem
 // Moderators+ are never checked: channel moderators in their channel, a room's owner and
 // moderators in that room, Admins and Owners everywhere.
 
-export type AutomodDeps = { db: Db; bus: Bus; log: NotifyLog; secretKey: Buffer };
+export type AutomodDeps = {
+  db: Db;
+  bus: Bus;
+  log: NotifyLog;
+  secretKey: Buffer;
+  /** AUTOMOD_REGEX_TIMEOUT_MS (DEFAULT_REGEX_TIMEOUT_MS when absent). */
+  env?: { AUTOMOD_REGEX_TIMEOUT_MS?: number };
+};
 
 export type AutomodMessage = {
   context: AutomodContext;
@@ -63,18 +71,44 @@ async function floodHit(deps: AutomodDeps, rule: CompiledRule, m: AutomodMessage
 const applicableRules = async (deps: Omit<AutomodDeps, 'secretKey'>, m: Scope) =>
   (await compiledRules(deps)).filter((r) => appliesTo(r, m));
 
-function contentTriggers(rules: CompiledRule[], text: string): Trigger[] {
+export const DEFAULT_REGEX_TIMEOUT_MS = 500;
+
+/** Content rules: the cheap checks here, regex rules on the worker thread within the deadline. */
+async function contentTriggers(
+  deps: Pick<AutomodDeps, 'env'>,
+  rules: CompiledRule[],
+  text: string,
+): Promise<{ found: Trigger[]; unchecked: CompiledRule[] }> {
   const found: Trigger[] = [];
   for (const rule of rules) {
     const hit = rule.check?.(text);
     if (hit) found.push({ rule, hit });
   }
-  return found;
+  const regexRules = rules.filter((r) => r.regex);
+  const answer = await matchRegexRules(
+    regexRules.map((r) => r.regex!),
+    text,
+    deps.env?.AUTOMOD_REGEX_TIMEOUT_MS ?? DEFAULT_REGEX_TIMEOUT_MS,
+  );
+  if (answer === 'timeout') return { found, unchecked: regexRules };
+  for (const rule of regexRules) {
+    const index = answer.hits.get(rule.regex!.key);
+    if (index === undefined) continue;
+    found.push({
+      rule,
+      hit: {
+        what: 'it matches a blocked pattern',
+        evidence: { pattern: rule.regex!.patterns[index] ?? null },
+      },
+    });
+  }
+  return { found, unchecked: regexRules.filter((r) => answer.failed.includes(r.regex!.key)) };
 }
 
 async function triggersOf(deps: AutomodDeps, m: AutomodMessage): Promise<Trigger[]> {
   const rules = await applicableRules(deps, m);
-  const found = contentTriggers(rules, m.text);
+  const { found, unchecked } = await contentTriggers(deps, rules, m.text);
+  if (unchecked.length) await reportUnchecked(deps, m, unchecked);
   if (m.edit) return found;
   for (const rule of rules) {
     if (!rule.flood) continue;
@@ -82,6 +116,25 @@ async function triggersOf(deps: AutomodDeps, m: AutomodMessage): Promise<Trigger
     if (hit) found.push({ rule, hit });
   }
   return found;
+}
+
+/**
+ * Regex rules that did not answer in time let the message through (a slow rule must not silence
+ * everyone); the audit log and the server log say so, so the operator can fix the rule.
+ */
+async function reportUnchecked(deps: AutomodDeps, m: AutomodMessage, rules: CompiledRule[]) {
+  const ruleIds = rules.map((r) => r.row.id);
+  deps.log.warn({ rule_ids: ruleIds, user_id: m.author.userId }, 'automod regex rules not checked in time');
+  await writeAudit(deps.db, {
+    actor: AUTOMOD_ACTOR,
+    action: 'automod.unchecked',
+    targetType: 'user',
+    targetId: m.author.userId,
+    reason: 'Regex rules did not finish in time; the message was not checked against them',
+    details: { rule_ids: ruleIds, context: m.context, length: m.text.length },
+    channelId: m.channelId ?? null,
+    roomId: m.roomId ?? null,
+  });
 }
 
 async function audit(deps: AutomodDeps, m: AutomodMessage, t: Trigger, applied: AutomodAction) {
@@ -164,7 +217,7 @@ export async function previewAutomod(
   m: { context: AutomodContext; channelId?: number; text: string },
 ) {
   // Flood rules count real messages over time: a single text cannot trigger them.
-  const triggers = contentTriggers(await applicableRules(deps, m), m.text);
+  const { found: triggers, unchecked } = await contentTriggers(deps, await applicableRules(deps, m), m.text);
   const action = triggers.reduce<AutomodAction | null>((best, t) => {
     const a = t.rule.row.action as AutomodAction;
     return best === null || SEVERITY[a] > SEVERITY[best] ? a : best;
@@ -179,5 +232,6 @@ export async function previewAutomod(
       what: t.hit.what,
       evidence: t.hit.evidence,
     })),
+    unchecked_rule_ids: unchecked.map((r) => r.row.id),
   };
 }

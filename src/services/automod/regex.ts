@@ -5,17 +5,10 @@ import { RE2JS, RE2JSSyntaxException } from 're2js';
 // on the built-in engine (backreferences and lookaround, which need backtracking, are refused).
 // Linear is not free: a pattern's cost grows with the size of its compiled program (`.{0,1000}x`
 // is 2,000 instructions), so patterns are capped in length, number and program size, which bounds
-// the work per message (docs/moderation.md).
+// the work per rule; matching runs on a worker thread with a deadline (regex-runner.ts).
 
 /** Instructions of one rule's patterns together (`.{0,100}x$` is about 200). */
 export const PROGRAM_MAX = 1_000;
-
-export type RuleRegex = {
-  /** Whether any pattern matches somewhere in `text`. */
-  test(text: string): boolean;
-  /** The first pattern (index) that matches, for the audit entry. */
-  which(text: string): number;
-};
 
 type Compiled = { pattern: RE2JS; size: number };
 
@@ -34,32 +27,21 @@ const syntaxText = (err: unknown) =>
   err instanceof RE2JSSyntaxException ? err.message.replace(/^error parsing regexp: /, '') : String(err);
 
 /**
- * Compiles a rule's patterns into one alternation (one pass over the text for all of them), or
- * explains the first pattern that cannot be used.
+ * Why a rule's patterns cannot be used, or null. They are matched as one alternation (one pass
+ * over the text for all of them) by the worker of regex-runner.ts, which compiles them the same way.
  */
-export function compileRuleRegex(
-  patterns: string[],
-  caseSensitive: boolean,
-): { regex: RuleRegex; error?: undefined } | { regex?: undefined; error: string } {
-  const each: Compiled[] = [];
+export function regexProblem(patterns: string[], caseSensitive: boolean): string | null {
   for (const [i, source] of patterns.entries()) {
+    let compiled: Compiled;
     try {
-      each.push(compileOne(source, caseSensitive));
+      compiled = compileOne(source, caseSensitive);
     } catch (err) {
-      return {
-        error: `Pattern ${i + 1} is not a valid regular expression (RE2 syntax; no backreferences or lookaround): ${syntaxText(err)}`,
-      };
+      return `Pattern ${i + 1} is not a valid regular expression (RE2 syntax; no backreferences or lookaround): ${syntaxText(err)}`;
     }
-    if (each[i]!.size > PROGRAM_MAX)
-      return { error: `Pattern ${i + 1} is too complex (use smaller repetition counts)` };
+    if (compiled.size > PROGRAM_MAX) return `Pattern ${i + 1} is too complex (use smaller repetition counts)`;
   }
   const all = compileOne(patterns.map((p) => `(?:${p})`).join('|'), caseSensitive);
-  if (all.size > PROGRAM_MAX)
-    return { error: 'The patterns are too complex together (split them into several rules)' };
-  return {
-    regex: {
-      test: (text) => all.pattern.matcher(text).find(),
-      which: (text) => each.findIndex((c) => c.pattern.matcher(text).find()),
-    },
-  };
+  return all.size > PROGRAM_MAX
+    ? 'The patterns are too complex together (split them into several rules)'
+    : null;
 }

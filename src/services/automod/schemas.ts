@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { compileRuleRegex } from './regex';
+import { regexProblem } from './regex';
 
 // What an auto-moderation rule is (seed 002 "Auto-Moderation"): its kind with that kind's settings,
 // the action taken when it triggers, and where it applies. The admin router validates rules with
@@ -56,7 +56,7 @@ export const ZRegexConfig = z
     case_sensitive: z.boolean().default(false),
   })
   .superRefine((config, ctx) => {
-    const problem = compileRuleRegex(config.patterns, config.case_sensitive).error;
+    const problem = regexProblem(config.patterns, config.case_sensitive);
     if (problem) ctx.addIssue({ code: 'custom', message: problem, path: ['patterns'] });
   });
 

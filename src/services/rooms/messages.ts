@@ -31,8 +31,8 @@ export type ChatDeps = RoomDeps & {
   /** Keys auto-moderation's flood counters. */
   secretKey: Buffer;
   rateLimiter: RateLimiter;
-  /** CHAT_RATE_MESSAGES / CHAT_RATE_WINDOW_SECONDS; CHAT_RATE's defaults when absent. */
-  env?: { CHAT_RATE_MESSAGES: number; CHAT_RATE_WINDOW_SECONDS: number };
+  /** CHAT_RATE_MESSAGES / CHAT_RATE_WINDOW_SECONDS (CHAT_RATE's defaults when absent), AUTOMOD_REGEX_TIMEOUT_MS. */
+  env?: { CHAT_RATE_MESSAGES: number; CHAT_RATE_WINDOW_SECONDS: number; AUTOMOD_REGEX_TIMEOUT_MS?: number };
 };
 
 /** Muted and timed-out members are refused with when it ends (omitted for an open-ended mute). */
