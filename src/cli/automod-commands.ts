@@ -1,5 +1,5 @@
 import type { inferRouterOutputs } from '@trpc/server';
-import { type Command, InvalidArgumentError } from 'commander';
+import type { Command } from 'commander';
 import { AppError } from '../core/errors';
 import type { AdminRouter } from '../routers/admin/router';
 import { AUTOMOD_ACTIONS, AUTOMOD_CONTEXTS, AUTOMOD_KINDS } from '../services/automod/schemas';
@@ -51,7 +51,7 @@ function parseJson(value: string): Record<string, unknown> {
   } catch {
     // Reported below.
   }
-  throw new InvalidArgumentError('must be a JSON object');
+  throw new AppError('BAD_REQUEST', '--config must be a JSON object');
 }
 
 /** The kind's settings from its options; undefined when none was given. */

@@ -11,9 +11,11 @@ export type RegexJob = { key: string; patterns: string[]; caseSensitive: boolean
 /** Which rules matched (key → index of the first matching pattern), or `timeout`. */
 export type RegexAnswer = { hits: Map<string, number>; failed: string[] } | 'timeout';
 
-type Pending = { resolve: (answer: RegexAnswer) => void; timer: NodeJS.Timeout; worker: Worker };
+type Pending = { resolve: (answer: RegexAnswer) => void; timer?: NodeJS.Timeout; worker: Worker };
 
 let worker: Worker | null = null;
+/** Resolves once a worker runs: its start-up does not count against a message's deadline. */
+const online = new WeakMap<Worker, Promise<void>>();
 let nextId = 0;
 const pending = new Map<number, Pending>();
 
@@ -28,7 +30,10 @@ function settleAll(w: Worker, answer: RegexAnswer) {
 }
 
 function start(): Worker {
-  const w = new Worker(new URL('./regex-worker.mjs', import.meta.url));
+  // Plain JavaScript: no loader (tsx) to inherit, which would only slow its start.
+  const w = new Worker(new URL('./regex-worker.mjs', import.meta.url), { execArgv: [] });
+  const started = new Promise<void>((ok) => w.once('online', () => ok()));
+  online.set(w, started);
   // An idle worker must not keep a process (the CLI, a test run) alive.
   w.unref();
   w.on('message', (m: { id: number; hits: { key: string; index: number }[]; failed: string[] }) => {
@@ -54,14 +59,18 @@ export function matchRegexRules(jobs: RegexJob[], text: string, timeoutMs: numbe
   worker ??= start();
   const w = worker;
   const id = ++nextId;
+  w.postMessage({ id, rules: jobs, text });
   return new Promise((resolve) => {
-    const timer = setTimeout(() => {
+    const expire = () => {
       // Everything queued behind the slow job fails with it: they share the one thread.
       if (worker === w) worker = null;
       void w.terminate();
       settleAll(w, 'timeout');
-    }, timeoutMs);
-    pending.set(id, { resolve, timer, worker: w });
-    w.postMessage({ id, rules: jobs, text });
+    };
+    pending.set(id, { resolve, worker: w });
+    void online.get(w)!.then(() => {
+      const p = pending.get(id);
+      if (p) p.timer = setTimeout(expire, timeoutMs);
+    });
   });
 }
