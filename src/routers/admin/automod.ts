@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import { previewAutomod } from '../../services/automod/enforce';
 import { createRule, deleteRule, getRule, listRules, updateRule } from '../../services/automod/rules';
 import { AUTOMOD_CONTEXTS, ZAutomodRule, ZAutomodRulePatch } from '../../services/automod/schemas';
+import { previewAutomod } from '../../services/automod/triggers';
 import { adminProcedure, router } from '../trpc';
 
 // Auto-moderation rules (seed 002 "Auto-Moderation ADMIN"; API.md §8: admin CLI and typed admin

@@ -1,5 +1,4 @@
 import { asc, count, eq } from 'drizzle-orm';
-import type { z } from 'zod';
 import type { Bus } from '../../core/bus/types';
 import { AppError, describeZodIssue } from '../../core/errors';
 import type { Db } from '../../db/client';
@@ -86,10 +85,7 @@ export async function getRule(db: Db, id: number) {
   return ruleView(await findRule(db, id));
 }
 
-export async function createRule(
-  { db, bus, actor }: Deps,
-  input: AutomodRuleInput | z.input<typeof ZAutomodRule>,
-) {
+export async function createRule({ db, bus, actor }: Deps, input: AutomodRuleInput) {
   const rule = validRule(input);
   const row = await saved(
     inTransaction(db, async (tx) => {
