@@ -336,6 +336,12 @@ describe('channel messages on /ws/chat', () => {
     const [health, delivered] = await Promise.all([api(server, 'GET', '/health'), bob!.ws.nextOf('message')]);
     expect(health.status).toBe(200);
     expect(delivered.message).toBe(evil);
+    // Checked in full, well within the deadline: not let through as unchecked.
+    const unchecked = await adminCaller(server).audit.list({
+      action: 'automod.unchecked',
+      target: `user:${alice!.id}`,
+    });
+    expect(unchecked.total).toBe(0);
     alice!.ws.send({ type: 'message', channel: channel.name, message: 'a'.repeat(3_990) });
     await expectError(alice!.ws, 'Your message was blocked by auto-moderation: it matches a blocked pattern');
     expect((await triggers(alice!.id))[0]?.details).toMatchObject({ pattern: '(a+)+$' });
