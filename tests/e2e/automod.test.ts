@@ -368,6 +368,16 @@ describe('DMs and room chat', () => {
       .from(dmMessages)
       .where(eq(dmMessages.conversationId, convo.id as number));
     expect(rows).toHaveLength(1);
+    // With `delete`, an edit that breaks the rule takes the original message with it.
+    await addRule({ kind: 'words', action: 'delete', contexts: ['dm'], config: { words: ['purge'] } });
+    aliceWs.send({ type: 'dm_edit', conversation_id: convo.id, message_id: sent.id, message: 'purge' });
+    expect(await aliceWs.nextOf('dm_message_deleted')).toMatchObject({ message_id: sent.id });
+    await expectError(aliceWs, 'Your message was deleted by auto-moderation: it contains a blocked word');
+    const left = await db()
+      .select()
+      .from(dmMessages)
+      .where(eq(dmMessages.conversationId, convo.id as number));
+    expect(left).toEqual([]);
     const entries = await triggers(alice.id);
     expect(entries[0]?.details).toMatchObject({ context: 'dm', conversation_id: convo.id });
     expect(entries[0]?.channelId).toBeNull();
