@@ -32,6 +32,18 @@ type Opts = CommonOptions & {
   scopes?: string;
 };
 
+type AuditOpts = CommonOptions & {
+  actor?: string;
+  target?: string;
+  action?: string;
+  since?: string;
+  until?: string;
+  channel?: number;
+  room?: number;
+  limit?: number;
+  offset?: number;
+};
+
 type ServiceOpts = Opts & {
   disabled?: boolean;
   enabled?: boolean;
@@ -352,9 +364,35 @@ export function registerCommands(program: Command, execute: Execute) {
     );
 
   leaf(program, 'audit', 'Show the audit log, newest first')
+    .option('--actor <actor>', 'who acted: a username, a user id, system or automod')
+    .option(
+      '--target <target>',
+      'what was acted on: user:<id|username>, channel:<id>, <type>:, or a username',
+    )
+    .option('--action <action>', 'an action (user.ban) or a prefix ending in * (automod.*)')
+    .option('--since <time>', 'from this ISO 8601 time (2026-12-01T00:00:00Z)')
+    .option('--until <time>', 'up to this ISO 8601 time')
+    .option('--channel <id>', 'entries about this channel', parseWholeNumber)
+    .option('--room <id>', 'entries about this room', parseWholeNumber)
     .option('--limit <n>', 'entries (default 50, at most 1000)', parseWholeNumber)
-    .action((o: Opts) =>
-      execute(o, (call) => call('audit', 'list', { limit: o.limit ?? 50 }), formatAuditLog),
+    .option('--offset <n>', 'skip this many of the newest entries', parseWholeNumber)
+    .action((o: AuditOpts) =>
+      execute(
+        o,
+        (call) =>
+          call('audit', 'list', {
+            actor: o.actor,
+            target: o.target,
+            action: o.action,
+            since: o.since,
+            until: o.until,
+            channel_id: o.channel,
+            room_id: o.room,
+            limit: o.limit ?? 50,
+            offset: o.offset ?? 0,
+          }),
+        formatAuditLog,
+      ),
     );
 
   leaf(program, 'health', 'Process, CPU, disk, database and bus health').action((o: Opts) =>

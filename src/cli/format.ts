@@ -16,15 +16,17 @@ export function formatAnnouncements({ announcements }: Outputs['announcements'][
     .join('\n');
 }
 
-export function formatAuditLog({ entries }: Outputs['audit']['list']) {
-  if (entries.length === 0) return 'The audit log is empty';
-  return entries
-    .map((e) => {
-      const target = e.target_type ? ` ${e.target_type}:${e.target_id}` : '';
-      const reason = e.reason ? ` (${e.reason})` : '';
-      return `${e.created_at}  ${e.actor}  ${e.action}${target}${reason}`;
-    })
-    .join('\n');
+export function formatAuditLog({ entries, total, offset }: Outputs['audit']['list']) {
+  if (entries.length === 0) return total === 0 ? 'No audit entries match' : `No entries past ${offset}`;
+  const lines = entries.map((e) => {
+    const target = e.target_type ? ` ${e.target_type}:${e.target_id}` : '';
+    const reason = e.reason ? ` (${e.reason})` : '';
+    return `${e.created_at}  ${e.actor}  ${e.action}${target}${reason}`;
+  });
+  const shown = offset + entries.length;
+  return shown < total
+    ? [...lines, `… ${total - shown} more (--offset ${shown})`].join('\n')
+    : lines.join('\n');
 }
 
 function size(bytes: number | null) {

@@ -4,6 +4,7 @@ import { EnvError, loadEnv } from '../core/env';
 import { describeError, type ErrorBody } from '../core/errors';
 import { createLogger, type Logger } from '../core/log';
 import { RemoteAdminError } from './admin-channel';
+import { registerAutomodCommands } from './automod-commands';
 import type { AdminCall, Execute } from './command-kit';
 import { registerCommands } from './commands';
 import { type AdminRunner, openAdminRunner } from './runner';
@@ -60,11 +61,14 @@ const execute: Execute = async (options, work, human) => {
 };
 
 const program = new Command('portal-admin')
-  .description('Portal administration: users, subscriptions, bots, invites, announcements, audit, health')
+  .description(
+    'Portal administration: users, subscriptions, bots, invites, announcements, audit, automod, health',
+  )
   .exitOverride()
   .showHelpAfterError();
 registerCommands(program, execute);
 registerWebhookCommands(program, execute);
+registerAutomodCommands(program, execute);
 
 try {
   await program.parseAsync(process.argv);

@@ -99,6 +99,8 @@ const ZEnv = z.object({
   // Channel and room chat send rate (seed 002: 5 messages per 5 seconds per user).
   CHAT_RATE_MESSAGES: int(1, 100000).default(5),
   CHAT_RATE_WINDOW_SECONDS: int(1, 3600).default(5),
+  // Auto-moderation: how long the regex rules of one message may take (a worker thread runs them).
+  AUTOMOD_REGEX_TIMEOUT_MS: int(10, 60_000).default(500),
 
   // Webhooks (API.md §8, seed 002): limits, the delivery worker and its retry schedule.
   WEBHOOKS_PER_USER: int(1, 10000).default(25),

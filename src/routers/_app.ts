@@ -1,4 +1,6 @@
+import { activityRouter } from './activity/router';
 import { adminRouter } from './admin/router';
+import { auditRouter } from './audit/router';
 import { authRouter } from './auth/router';
 import { botRouter } from './bot/router';
 import { botsRouter } from './bots/router';
@@ -32,6 +34,8 @@ export const appRouter = router({
   statistics: statisticsRouter,
   stats: statsRouter,
   admin: adminRouter,
+  audit: auditRouter,
+  activity: activityRouter,
   sessions: sessionsRouter,
   keys: keysRouter,
   twoFactor: twoFactorRouter,

@@ -1,7 +1,15 @@
 import { eq, sql } from 'drizzle-orm';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { chatMessages, users } from '../../src/db/schema';
-import { chatUrl, drain, expectError, joinChannel, openChat, publicChannel } from '../helpers/chat-client';
+import {
+  chatUrl,
+  drain,
+  expectError,
+  joinChannel,
+  joinedPeople,
+  openChat,
+  publicChannel,
+} from '../helpers/chat-client';
 import { clusterSkipReason, startCluster } from '../helpers/cluster';
 import { dumpAllTables } from '../helpers/database';
 import { api } from '../helpers/identity';
@@ -33,13 +41,7 @@ const db = () => server.deps.database.db;
 async function setup(n = 2, body: Record<string, unknown> = {}) {
   const admin = await person(2);
   const channel = await publicChannel(server, admin, unique(), body);
-  const people = [];
-  for (let i = 0; i < n; i++) {
-    const p = await person();
-    const ws = await openChat(server, p.token);
-    await joinChannel(ws, channel.name);
-    people.push({ ...p, ws });
-  }
+  const people = await joinedPeople(server, channel.name, n, () => person());
   return { admin, channel, people };
 }
 

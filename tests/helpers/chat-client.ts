@@ -58,3 +58,20 @@ export async function publicChannel(
   );
   return { id: made.id as number, name: made.name as string };
 }
+
+/** `n` new people (from `person`), each with a /ws/chat socket joined to `channel`. */
+export async function joinedPeople(
+  server: { url: string },
+  channel: string,
+  n: number,
+  person: () => Promise<Person>,
+) {
+  const people: (Person & { ws: PortalClient })[] = [];
+  for (let i = 0; i < n; i++) {
+    const p = await person();
+    const ws = await openChat(server, p.token);
+    await joinChannel(ws, channel);
+    people.push({ ...p, ws });
+  }
+  return people;
+}

@@ -1,6 +1,8 @@
 // Every table group of the drizzle schema; drizzle-kit reads this file to generate migrations.
+export * from './activity';
 export * from './audit';
 export * from './auth';
+export * from './automod';
 export * from './bot-activity';
 export * from './bots';
 export * from './chat';

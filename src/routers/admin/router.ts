@@ -4,8 +4,8 @@ import {
   adminDeleteAnnouncement,
   listAllAnnouncements,
 } from '../../services/admin/announcements';
-import { listAuditLog } from '../../services/admin/audit-log';
 import { adminCreateBot, setBotRateLimit, setBotType } from '../../services/admin/bots';
+import type { AdminActor } from '../../services/admin/hierarchy';
 import { todaysInviteCode } from '../../services/admin/invites';
 import {
   adminCreateService,
@@ -25,10 +25,12 @@ import {
   unbanUser,
   warnUser,
 } from '../../services/admin/users';
+import { type AuditViewer, listAudit } from '../../services/audit/list';
 import { adminBroadcast, adminNotifyUser } from '../../services/notifications/admin';
 import { ZCreateServiceInput, ZServiceIdInput, ZUpdateServiceInput } from '../services/schemas';
 import { adminProcedure, router } from '../trpc';
 import { webhooksAdminRouter } from '../webhooks/admin';
+import { automodAdminRouter } from './automod';
 import {
   ZAuditListInput,
   ZBroadcastInput,
@@ -50,6 +52,9 @@ import {
 // The admin surface of API.md §10: typed tRPC for the admin CLI (in-process or through the local
 // admin channel) and for admin tools over /trpc. Not REST, so no openapi meta. Procedures are thin:
 // the services enforce the seed 003 hierarchy and write the audit log.
+
+const auditViewerOf = (actor: AdminActor): AuditViewer =>
+  actor.kind === 'system' ? { kind: 'system' } : { kind: 'user', userId: actor.userId, level: actor.level };
 
 const users = router({
   create: adminProcedure
@@ -162,7 +167,9 @@ export const adminRouter = router({
       .query(({ ctx }) => todaysInviteCode({ db: ctx.db, actor: ctx.actor, secretKey: ctx.deps.secretKey })),
   }),
   audit: router({
-    list: adminProcedure.input(ZAuditListInput).query(({ ctx, input }) => listAuditLog(ctx.db, input.limit)),
+    list: adminProcedure
+      .input(ZAuditListInput)
+      .query(({ ctx, input }) => listAudit({ db: ctx.db, viewer: auditViewerOf(ctx.actor), query: input })),
   }),
   health: router({
     system: adminProcedure
@@ -172,6 +179,7 @@ export const adminRouter = router({
       ),
   }),
   webhooks: webhooksAdminRouter,
+  automod: automodAdminRouter,
 });
 
 export type AdminRouter = typeof adminRouter;

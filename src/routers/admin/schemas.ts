@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ZAuditQuery } from '../../services/audit/list';
 import {
   ZNotificationLink,
   ZNotificationMessage,
@@ -77,6 +78,5 @@ export const ZBroadcastInput = z.object({
 /** `notify <username>`: type `admin` to one user. */
 export const ZNotifyUserInput = ZBroadcastInput.extend({ username: ZTarget });
 
-export const ZAuditListInput = z
-  .object({ limit: z.number().int().min(1).max(1000).default(50) })
-  .default({ limit: 50 });
+/** Filters of the audit log (services/audit/list.ts); nothing given lists the newest 50. */
+export const ZAuditListInput = ZAuditQuery.prefault({});

@@ -11,6 +11,7 @@ export const roomDeps = (ctx: Ctx) => ({
   log: ctx.log,
   browsers: ctx.deps.browsers,
   secretBox: ctx.deps.secretBox,
+  secretKey: ctx.deps.secretKey,
   rateLimiter: ctx.deps.rateLimiter,
   env: ctx.deps.env,
   stopBrowser: ctx.deps.browsers.halt,

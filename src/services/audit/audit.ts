@@ -10,6 +10,9 @@ export type AuditEntry = {
   targetId?: string | number;
   reason?: string | null;
   details?: Record<string, unknown>;
+  /** The channel or room concerned: its moderators read the entry (services/audit/list.ts). */
+  channelId?: number | null;
+  roomId?: number | null;
 };
 
 /** Every admin action is written here (API.md §10), inside the caller's transaction when given one. */
@@ -22,5 +25,7 @@ export async function writeAudit(db: Db, entry: AuditEntry) {
     targetId: entry.targetId === undefined ? null : String(entry.targetId),
     reason: entry.reason ?? null,
     details: entry.details ?? null,
+    channelId: entry.channelId ?? null,
+    roomId: entry.roomId ?? null,
   });
 }

@@ -3,6 +3,7 @@ import { randomToken, sha256Hex } from '../../core/crypto';
 import { AppError } from '../../core/errors';
 import type { Db } from '../../db/client';
 import { apiKeys, users } from '../../db/schema';
+import { recordActivity } from '../activity/activity';
 
 export const API_KEY_PREFIX = 'portal_';
 const MAX_KEYS_PER_USER = 50;
@@ -41,6 +42,11 @@ export async function createApiKey(
       expiresAt: opts.expiresInDays === null ? null : new Date(Date.now() + opts.expiresInDays * 86_400_000),
     })
     .returning();
+  await recordActivity(db, {
+    userId: opts.userId,
+    action: 'api_key_created',
+    details: `Created API key "${opts.name}"`,
+  });
   return { key, row: row! };
 }
 
@@ -55,6 +61,7 @@ export async function revokeApiKey(db: Db, userId: number, id: number) {
     .where(and(eq(apiKeys.id, id), eq(apiKeys.userId, userId)))
     .returning();
   if (!row) throw new AppError('NOT_FOUND', 'API key not found');
+  await recordActivity(db, { userId, action: 'api_key_revoked', details: `Revoked API key "${row.name}"` });
   return row;
 }
 
@@ -64,6 +71,11 @@ export async function deleteApiKey(db: Db, userId: number, id: number) {
     .where(and(eq(apiKeys.id, id), eq(apiKeys.userId, userId)))
     .returning();
   if (rows.length === 0) throw new AppError('NOT_FOUND', 'API key not found');
+  await recordActivity(db, {
+    userId,
+    action: 'api_key_deleted',
+    details: `Deleted API key "${rows[0]!.name}"`,
+  });
   return rows[0]!;
 }
 

@@ -5,6 +5,7 @@ import type { Env } from '../../core/env';
 import { AppError } from '../../core/errors';
 import type { Db } from '../../db/client';
 import { botUserLinks, loginRequests, users } from '../../db/schema';
+import { recordActivity } from '../activity/activity';
 import type { PushDeps } from '../notifications/notify';
 import { notifySecurity, securityNotice } from '../notifications/security';
 import { findUserById, findUserByUsername } from '../users/accounts';
@@ -255,7 +256,9 @@ async function settleFailedAttempt(
 /** POST /auth/logout: ends the session that authenticated the request. */
 export async function endCurrentSession(opts: { db: Db; sessionId: string | null }) {
   if (!opts.sessionId) throw new AppError('BAD_REQUEST', 'Not signed in with a session');
-  await deleteSession(opts.db, opts.sessionId);
+  const ended = await deleteSession(opts.db, opts.sessionId);
+  if (ended)
+    await recordActivity(opts.db, { userId: ended.userId, action: 'signed_out', details: 'Signed out' });
   return { success: true as const };
 }
 

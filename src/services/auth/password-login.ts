@@ -5,6 +5,7 @@ import { hashPassword, hmacHex, verifyPassword } from '../../core/crypto';
 import { AppError } from '../../core/errors';
 import type { Db } from '../../db/client';
 import { registrations, users } from '../../db/schema';
+import { recordActivity } from '../activity/activity';
 import type { PushDeps } from '../notifications/notify';
 import { notifySecurity, securityNotice } from '../notifications/security';
 import { createUser, findUserByUsername, requireUser } from '../users/accounts';
@@ -96,6 +97,11 @@ export async function changePassword(
     .set({ passwordHash: await hashPassword(opts.newPassword), updatedAt: new Date() })
     .where(eq(users.id, user.id));
   const endedSessions = await endUserSessions(db, user.id, opts.keepSessionId);
+  await recordActivity(db, {
+    userId: user.id,
+    action: 'password_changed',
+    details: 'Changed their password',
+  });
   await notifySecurity(
     { db, bus: opts.bus, log: opts.log },
     user.id,

@@ -5,6 +5,7 @@ import { hmacHex, randomToken, sha256Hex } from '../../core/crypto';
 import { AppError } from '../../core/errors';
 import type { Db } from '../../db/client';
 import { sessions, users } from '../../db/schema';
+import { recordActivity } from '../activity/activity';
 import { sessionTtlMs } from '../users/policy';
 
 export type SessionUser = typeof users.$inferSelect;
@@ -50,6 +51,11 @@ export async function createSession(
       expiresAt: new Date(Date.now() + sessionTtlMs(opts.user.permissionLevel)),
     })
     .returning();
+  await recordActivity(db, {
+    userId: opts.user.id,
+    action: 'signed_in',
+    details: `Signed in (${opts.method})`,
+  });
   const jwt = await new SignJWT({})
     .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
     .setSubject(String(opts.user.id))
@@ -104,8 +110,13 @@ export async function listSessions(db: Db, userId: number) {
     .orderBy(desc(sessions.createdAt));
 }
 
+/** The ended session's owner, or undefined when there was no such session. */
 export async function deleteSession(db: Db, sessionId: string) {
-  await db.delete(sessions).where(eq(sessions.id, sessionId));
+  const [ended] = await db
+    .delete(sessions)
+    .where(eq(sessions.id, sessionId))
+    .returning({ userId: sessions.userId });
+  return ended;
 }
 
 /** Ends a user's sessions, optionally keeping the one making the request. */

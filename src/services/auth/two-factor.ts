@@ -3,6 +3,7 @@ import type { SecretBox } from '../../core/crypto';
 import { AppError } from '../../core/errors';
 import type { Db } from '../../db/client';
 import { backupCodes, users } from '../../db/schema';
+import { recordActivity } from '../activity/activity';
 import type { PushDeps } from '../notifications/notify';
 import { notifySecurity, securityNotice } from '../notifications/security';
 import { requireUser } from '../users/accounts';
@@ -51,6 +52,11 @@ export async function enableTwoFactor(db: Db, box: SecretBox, userId: number, co
     })
     .where(eq(users.id, userId));
   const backupCodes = await replaceBackupCodes(db, userId);
+  await recordActivity(db, {
+    userId,
+    action: 'two_factor_enabled',
+    details: 'Turned on two-factor authentication',
+  });
   await notifySecurity({ db, ...push }, userId, securityNotice.twoFactor(true));
   return { enabled: true as const, backup_codes: backupCodes };
 }
@@ -72,6 +78,11 @@ export async function disableTwoFactor(db: Db, box: SecretBox, userId: number, c
     .set({ totpEnabled: false, totpSecret: null, totpPendingSecret: null, totpLastStep: null })
     .where(eq(users.id, userId));
   await db.delete(backupCodes).where(eq(backupCodes.userId, userId));
+  await recordActivity(db, {
+    userId,
+    action: 'two_factor_disabled',
+    details: 'Turned off two-factor authentication',
+  });
   await notifySecurity({ db, ...push }, userId, securityNotice.twoFactor(false));
   return { enabled: false as const };
 }

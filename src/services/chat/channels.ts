@@ -1,6 +1,8 @@
 import { and, count, eq, gt, inArray, isNull, ne, or, sql } from 'drizzle-orm';
 import { AppError } from '../../core/errors';
+import type { Db } from '../../db/client';
 import { channelMembers, channels, chatMessages, chatReads } from '../../db/schema';
+import { recordActivity } from '../activity/activity';
 import { writeAudit } from '../audit/audit';
 import { announceVoiceRoomEvent } from '../voice/room-events';
 import { assertActive, isAdmin, readableChannel } from './access';
@@ -40,6 +42,7 @@ const audit = (deps: Pick<ChatDeps, 'db'>, actor: ChatActor, action: string, id:
     targetType: 'channel',
     targetId: id,
     details,
+    channelId: id,
   });
 
 export type ChannelPage = { limit: number; offset: number };
@@ -133,6 +136,11 @@ export async function createChannel(
       })
       .returning();
     await tx.insert(channelMembers).values({ channelId: row!.id, userId: actor.userId, role: 'moderator' });
+    await recordActivity(tx as unknown as Db, {
+      userId: actor.userId,
+      action: 'channel_created',
+      details: `Created channel #${row!.name}`,
+    });
     return row!;
   });
   await audit(deps, actor, 'channel.create', channel.id, { name: channel.name, visibility });
@@ -190,6 +198,11 @@ export async function deleteChannel(deps: ChatDeps, actor: ChatActor, id: number
   if (channel.isDefault) throw new AppError('BAD_REQUEST', 'The default channel cannot be deleted');
   await db.delete(channels).where(eq(channels.id, id));
   await audit(deps, actor, 'channel.delete', id, { name: channel.name });
+  await recordActivity(db, {
+    userId: actor.userId,
+    action: 'channel_deleted',
+    details: `Deleted channel #${channel.name}`,
+  });
   await publishChatEvent(deps, {
     channel_id: id,
     frame: { type: 'channel_deleted', channel: channel.name },

@@ -20,6 +20,7 @@ const audit = (deps: Deps, actor: ChatActor, action: string, channelId: number, 
     targetType: 'channel',
     targetId: channelId,
     details: details as Record<string, unknown>,
+    channelId,
   });
 
 async function managed(deps: Deps, actor: ChatActor, channelId: number) {

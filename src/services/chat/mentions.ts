@@ -10,7 +10,7 @@ import type { OpenMessage } from './views';
 // channel and have not blocked the author. The notification never quotes the message: notification
 // rows are plaintext, and message text must not reach the database unsealed.
 
-const MENTION = /(?:^|[^A-Za-z0-9_.-])@([A-Za-z0-9_.-]{3,32})/g;
+export const MENTION = /(?:^|[^A-Za-z0-9_.-])@([A-Za-z0-9_.-]{3,32})/g;
 const MAX_MENTIONS = 20;
 
 export function mentionedNames(text: string): string[] {

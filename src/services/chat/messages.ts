@@ -3,6 +3,7 @@ import { AppError } from '../../core/errors';
 import { chatMessages, users } from '../../db/schema';
 import { inTransaction } from '../admin/hierarchy';
 import { writeAudit } from '../audit/audit';
+import { enforceAutomod } from '../automod/enforce';
 import { searchTokensOf } from '../search/blind-index';
 import { releaseUploads, uploadDepsOf, uploadKeyOf } from '../uploads/references';
 import { enqueueWebhookEvent } from '../webhooks/outbox';
@@ -81,6 +82,8 @@ export async function sendMessage(
   hooks: {
     afterInsert?: (messageId: number, channelId: number) => Promise<void>;
     frameOf?: MessageFrameOf;
+    /** What auto-moderation reads when it is more than the text (a poll's options). */
+    automodText?: string;
   } = {},
 ) {
   const { db } = deps;
@@ -96,6 +99,13 @@ export async function sendMessage(
     if (!parent) throw new AppError('BAD_REQUEST', 'reply_to must be a message in this channel');
   }
   await checkSendRate(deps, actor.userId);
+  await enforceAutomod(deps, {
+    context: 'channel',
+    author: actor,
+    bypass: access.isModerator,
+    channelId: access.channel.id,
+    text: hooks.automodText ?? input.message,
+  });
 
   const [me] = await db.select({ anonymous: users.anonymous }).from(users).where(eq(users.id, actor.userId));
   const { view, stored } = await storeMessage(
@@ -192,6 +202,18 @@ export async function editMessage(deps: ChatDeps, actor: ChatActor, messageId: n
   if (Date.now() - m.row.createdAt.getTime() > CHAT_LIMITS.EDIT_WINDOW_MS)
     throw new AppError('FORBIDDEN', 'Messages can only be edited within 5 minutes');
   checkText(text, m.imageUrl !== null);
+  await enforceAutomod(
+    deps,
+    {
+      context: 'channel',
+      author: actor,
+      bypass: access.isModerator,
+      channelId: access.channel.id,
+      text,
+      edit: true,
+    },
+    { onDelete: () => deleteMessage(deps, actor, messageId) },
+  );
   const editedAt = new Date();
   await deps.db
     .update(chatMessages)
@@ -231,6 +253,7 @@ export async function deleteMessage(deps: ChatDeps, actor: ChatActor, messageId:
         targetType: 'chat_message',
         targetId: messageId,
         details: { channel_id: access.channel.id, author_id: m.row.userId },
+        channelId: access.channel.id,
       });
     }
     await enqueueWebhookEvent(

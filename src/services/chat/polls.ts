@@ -52,6 +52,7 @@ export async function createPoll(deps: ChatDeps, actor: ChatActor, raw: CreatePo
         poll = await pollView(deps, row!);
       },
       frameOf: (message) => ({ type: 'poll_created', message, poll }),
+      automodText: [input.question, ...input.options].join('\n'),
     },
   );
 }

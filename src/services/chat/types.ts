@@ -59,7 +59,12 @@ export type ChatDeps = {
   rateLimiter: RateLimiter;
   /**
    * CHAT_RATE_MESSAGES / CHAT_RATE_WINDOW_SECONDS (CHAT_LIMITS' 5 per 5 s when absent) and DATA_DIR
-   * (where deleting a message deletes its no longer referenced upload).
+   * (where deleting a message deletes its no longer referenced upload), AUTOMOD_REGEX_TIMEOUT_MS.
    */
-  env?: { CHAT_RATE_MESSAGES: number; CHAT_RATE_WINDOW_SECONDS: number; DATA_DIR?: string };
+  env?: {
+    CHAT_RATE_MESSAGES: number;
+    CHAT_RATE_WINDOW_SECONDS: number;
+    DATA_DIR?: string;
+    AUTOMOD_REGEX_TIMEOUT_MS?: number;
+  };
 };

@@ -3,6 +3,7 @@ import { randomToken, type SecretBox } from '../../core/crypto';
 import { AppError } from '../../core/errors';
 import type { Db } from '../../db/client';
 import { userConnections } from '../../db/schema';
+import { recordActivity } from '../activity/activity';
 import { withinUserCap } from '../users/per-user-cap';
 import {
   mergeConfig,
@@ -138,6 +139,11 @@ export async function createConnection(
         })
         .returning(),
   });
+  await recordActivity(opts.db, {
+    userId: opts.userId,
+    action: 'connection_created',
+    details: `Added ${opts.type} connection "${opts.name}"`,
+  });
   return connectionView(row!);
 }
 
@@ -188,8 +194,13 @@ export async function deleteConnection(opts: Deps & { id: string }) {
   const deleted = await opts.db
     .delete(userConnections)
     .where(and(eq(userConnections.id, opts.id), eq(userConnections.userId, opts.userId)))
-    .returning({ id: userConnections.id });
+    .returning({ id: userConnections.id, name: userConnections.name, type: userConnections.type });
   if (deleted.length === 0) throw new AppError('NOT_FOUND', 'Connection not found');
+  await recordActivity(opts.db, {
+    userId: opts.userId,
+    action: 'connection_deleted',
+    details: `Removed ${deleted[0]!.type} connection "${deleted[0]!.name}"`,
+  });
 }
 
 /** Flips `is_pinned` in one statement, so two quick clicks toggle twice. */

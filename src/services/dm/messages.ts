@@ -1,11 +1,13 @@
 import { and, eq } from 'drizzle-orm';
 import { AppError } from '../../core/errors';
 import { dmConversations, dmMessages, dmParticipants } from '../../db/schema';
+import { enforceAutomod } from '../automod/enforce';
 import { assertActive } from '../chat/access';
 import { checkContent, checkSendRate, checkText } from '../chat/messages';
 import { CHAT_LIMITS } from '../chat/types';
 import { searchTokensOf } from '../search/blind-index';
 import { imageUrlOf, releaseUploads, uploadDepsOf, uploadKeyOf } from '../uploads/references';
+import { LEVEL } from '../users/policy';
 import { assertNotBlocked, audienceOf, messageOf, participantIdsOf, requireParticipant } from './access';
 import { publishDmEvent } from './events';
 import { notifyOffline } from './notify';
@@ -40,6 +42,13 @@ export async function sendDm(deps: DmDeps, actor: DmActor, input: SendDmInput) {
   }
   // The same budget as channel chat (CHAT_RATE_*).
   await checkSendRate(deps, actor.userId);
+  await enforceAutomod(deps, {
+    context: 'dm',
+    author: actor,
+    bypass: actor.level >= LEVEL.ADMIN,
+    conversationId: conversation.id,
+    text: input.message,
+  });
   const [row] = await db
     .insert(dmMessages)
     .values({
@@ -88,6 +97,18 @@ export async function editDm(
   if (Date.now() - m.createdAt.getTime() > CHAT_LIMITS.EDIT_WINDOW_MS)
     throw new AppError('FORBIDDEN', 'Messages can only be edited within 5 minutes');
   checkText(text, m.attachments !== null);
+  await enforceAutomod(
+    deps,
+    {
+      context: 'dm',
+      author: actor,
+      bypass: actor.level >= LEVEL.ADMIN,
+      conversationId,
+      text,
+      edit: true,
+    },
+    { onDelete: () => deleteDm(deps, actor, conversationId, messageId) },
+  );
   const editedAt = new Date();
   await deps.db
     .update(dmMessages)

@@ -4,6 +4,7 @@ import { AppError } from '../../core/errors';
 import type { RateLimiter } from '../../core/rate-limit';
 import type { Db } from '../../db/client';
 import { roomKeys, roomMessages, users } from '../../db/schema';
+import { enforceAutomod } from '../automod/enforce';
 import { LEVEL } from '../users/policy';
 import {
   findMember,
@@ -27,9 +28,11 @@ import type { RoomMemberRow, RoomRole } from './types';
 
 export type ChatDeps = RoomDeps & {
   secretBox: SecretBox;
+  /** Keys auto-moderation's flood counters. */
+  secretKey: Buffer;
   rateLimiter: RateLimiter;
-  /** CHAT_RATE_MESSAGES / CHAT_RATE_WINDOW_SECONDS; CHAT_RATE's defaults when absent. */
-  env?: { CHAT_RATE_MESSAGES: number; CHAT_RATE_WINDOW_SECONDS: number };
+  /** CHAT_RATE_MESSAGES / CHAT_RATE_WINDOW_SECONDS (CHAT_RATE's defaults when absent), AUTOMOD_REGEX_TIMEOUT_MS. */
+  env?: { CHAT_RATE_MESSAGES: number; CHAT_RATE_WINDOW_SECONDS: number; AUTOMOD_REGEX_TIMEOUT_MS?: number };
 };
 
 /** Muted and timed-out members are refused with when it ends (omitted for an open-ended mute). */
@@ -85,11 +88,21 @@ export async function sendRoomMessage(
   roomId: number,
   body: RoomMessageBody,
 ) {
-  const { member } = await requireMembership(deps.db, roomId, caller.userId);
+  const { member, role } = await requireMembership(deps.db, roomId, caller.userId);
   assertMaySend(member);
   await countChatMessage(deps, caller.userId);
   const encrypted = body.ciphertext !== undefined;
   if (encrypted) await assertRoomKeys(deps.db, roomId, body.key_ids ?? []);
+  // End-to-end encrypted messages cannot be read here, so only plain text is checked.
+  else {
+    await enforceAutomod(deps, {
+      context: 'room',
+      author: caller,
+      bypass: isModeratorPlus(role, caller.level),
+      roomId,
+      text: body.content ?? '',
+    });
+  }
   const [row] = await deps.db
     .insert(roomMessages)
     .values(

@@ -92,6 +92,7 @@ export async function recordModeration(db: Db, e: Entry): Promise<LogRow> {
       ...(expiresAt && { expires_at: expiresAt }),
       ...e.details,
     },
+    roomId: e.roomId,
   });
   return row!;
 }

@@ -2,6 +2,7 @@ import { and, asc, count, desc, eq, inArray, sql } from 'drizzle-orm';
 import { AppError } from '../../core/errors';
 import type { Db } from '../../db/client';
 import { roomMembers, rooms, users } from '../../db/schema';
+import { recordActivity } from '../activity/activity';
 import type { PushDeps } from '../notifications/notify';
 import { chatSlots, hasPremium } from '../users/policy';
 import { findRoom, type RoomCaller, requireMembership, requireRoomOwner, roomNotFound } from './access';
@@ -82,6 +83,11 @@ export async function createRoom(
       })
       .returning();
     await tx.insert(roomMembers).values({ roomId: created!.id, userId: caller.userId, role: 'owner' });
+    await recordActivity(tx, {
+      userId: caller.userId,
+      action: 'room_created',
+      details: `Created chat "${created!.name}"`,
+    });
     return created!;
   });
   return roomView(room, { role: 'owner', memberCount: 1 });
@@ -174,6 +180,11 @@ export async function destroyRoom(
   await requireRoomOwner(deps.db, roomId, caller);
   const [gone] = await deps.db.delete(rooms).where(eq(rooms.id, roomId)).returning();
   if (!gone) throw roomNotFound();
+  await recordActivity(deps.db, {
+    userId: caller.userId,
+    action: 'room_deleted',
+    details: `Deleted chat "${gone.name}"`,
+  });
   await stopDeleted(deps, gone);
   await publishRoomEvent(deps, roomId, { type: 'chat_state', state: 'destroyed' });
   await evictFromRoom(deps, roomId, null, 'destroyed');

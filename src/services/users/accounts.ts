@@ -3,6 +3,7 @@ import { hashPassword, type SecretBox } from '../../core/crypto';
 import { AppError } from '../../core/errors';
 import type { Db } from '../../db/client';
 import { users } from '../../db/schema';
+import { recordActivity } from '../activity/activity';
 import { inTransaction } from '../admin/hierarchy';
 import { deliverActiveAnnouncements } from '../announcements/announcements';
 import { enqueueWebhookEvent } from '../webhooks/outbox';
@@ -76,6 +77,7 @@ export async function createUser(
         );
       }
       await deliverActiveAnnouncements(tx, row!.id);
+      await recordActivity(tx, { userId: row!.id, action: 'registered', details: 'Joined Portal' });
       return row!;
     });
   } catch (err) {

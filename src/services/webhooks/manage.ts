@@ -3,6 +3,7 @@ import { randomToken, sha256Hex } from '../../core/crypto';
 import { AppError } from '../../core/errors';
 import type { Db } from '../../db/client';
 import { channels, users, webhooks } from '../../db/schema';
+import { recordActivity } from '../activity/activity';
 import { inTransaction } from '../admin/hierarchy';
 import { writeAudit } from '../audit/audit';
 import { TEST_EVENT, type WebhookEventName } from './events';
@@ -112,6 +113,11 @@ export async function createWebhook(deps: ManageDeps, actor: WebhookActor, input
       })
       .returning({ id: webhooks.id });
     await auditWebhook(tx, actor, 'webhook.create', row!.id, { name: input.name, type: input.type });
+    await recordActivity(tx, {
+      userId: ownerId,
+      action: 'webhook_created',
+      details: `Created ${input.type} webhook "${input.name}"`,
+    });
     return row!.id;
   });
   return { ...(await getWebhook(deps, id)), secret, token };
@@ -171,6 +177,13 @@ export async function deleteWebhook(deps: ManageDeps, actor: WebhookActor, id: n
     const row = await lockWebhook(tx, id);
     await tx.delete(webhooks).where(eq(webhooks.id, id));
     await auditWebhook(tx, actor, 'webhook.delete', id, { name: row.name, type: row.type });
+    if (actor.userId !== null) {
+      await recordActivity(tx, {
+        userId: actor.userId,
+        action: 'webhook_deleted',
+        details: `Deleted ${row.type} webhook "${row.name}"`,
+      });
+    }
   });
   return { success: true as const };
 }
