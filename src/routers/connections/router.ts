@@ -11,6 +11,7 @@ import {
   updateConnection,
 } from '../../services/connections/connections';
 import { CONNECTION_TYPE_NAMES, describeConnectionTypes, ZPort } from '../../services/connections/types';
+import { clearCookies } from '../../services/web-proxy/cookie-jar';
 import { ZDisplayName, ZIsoDate, ZListPage, ZSuccess } from '../fields';
 import { authedProcedure, router } from '../trpc';
 
@@ -153,4 +154,20 @@ export const connectionsRouter = router({
       }),
     )
     .query(({ ctx, input }) => connectInfo({ ...deps(ctx), id: input.id })),
+
+  clearCookies: authedProcedure
+    .meta({
+      openapi: {
+        method: 'DELETE',
+        path: '/api/connections/{id}/cookies',
+        tags,
+        summary: 'Forget the cookies that sites set through the web proxy for this connection',
+      },
+    })
+    .input(z.object({ id: ZConnectionId }))
+    .output(ZSuccess)
+    .mutation(async ({ ctx, input }) => {
+      await clearCookies({ db: ctx.db, userId: ctx.actor.userId, id: input.id });
+      return { success: true as const };
+    }),
 });
