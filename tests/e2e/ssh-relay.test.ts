@@ -85,6 +85,25 @@ describe('ssh relay', () => {
     expect(relay.ws.readyState).toBe(WebSocket.OPEN);
   });
 
+  it('runs one command with ?command= (ssh exec): output, stdin, exit code in the close reason', async () => {
+    const token = await newUser();
+    const id = await createSsh(token, { password: SSH_PASSWORD });
+    const echo = await connect(`${relayUrl(id, token)}&command=${encodeURIComponent('echo hello exec')}`);
+    await echo.output('hello exec');
+    expect(await echo.closed).toEqual({ code: 1000, reason: 'Command exited with code 0' });
+    const fail = await connect(`${relayUrl(id, token)}&command=fail`);
+    await fail.output('boom');
+    expect(await fail.closed).toEqual({ code: 1000, reason: 'Command exited with code 3' });
+    const cat = await connect(`${relayUrl(id, token)}&command=cat`);
+    cat.send({ type: 'input', data: 'typed into cat' });
+    await cat.output('typed into cat');
+    cat.send({ type: 'input', data: 'q' });
+    expect((await cat.closed).reason).toBe('Command exited with code 0');
+    expect(ssh.execSeen.slice(-3)).toEqual(['echo hello exec', 'fail', 'cat']);
+    const empty = await refusal(`${relayUrl(id, token)}&command=`);
+    expect(empty).toMatchObject({ status: 400, body: { error: 'command must not be empty' } });
+  });
+
   it('authenticates with the private key stored (sealed) in the connection', async () => {
     const token = await newUser();
     const id = await createSsh(token, { auth_method: 'key', private_key: keys.private });

@@ -18,6 +18,8 @@ export type SshTestServer = {
   hostKey: string;
   /** Bytes the last `flood` has handed to its channel so far. */
   floodWritten(): number;
+  /** Commands run with `exec`, in order. */
+  execSeen: string[];
   /** Sessions whose client is connected now. */
   openClients(): number;
   /** Restarts on the same port, optionally with a new host key. */
@@ -61,6 +63,7 @@ export async function startSshServer(opts: {
   if (allowed instanceof Error) throw allowed;
   const clients = new Set<unknown>();
   const denied = opts.denied ?? [];
+  const execSeen: string[] = [];
 
   /** SFTP path → disk path inside root; relative paths start at `/`. */
   const virtual = (p: string) => posix.normalize(posix.join('/', p));
@@ -104,6 +107,35 @@ export async function startSshServer(opts: {
             }
             shell.write(data);
           });
+        });
+        // `ssh host command`: `echo <text>` prints it, `fail` writes to stderr and exits 3, `cat`
+        // echoes input until `q`.
+        session.on('exec', (accept, _reject, info) => {
+          const channel = accept();
+          execSeen.push(info.command);
+          const [name, ...args] = info.command.split(' ');
+          if (name === 'echo') {
+            channel.write(`${args.join(' ')}\r\n`);
+            channel.exit(0);
+            return void channel.end();
+          }
+          if (name === 'fail') {
+            channel.stderr.write('boom\r\n');
+            channel.exit(3);
+            return void channel.end();
+          }
+          if (name === 'cat') {
+            return void channel.on('data', (data: Buffer) => {
+              if (data.toString() === 'q') {
+                channel.exit(0);
+                return void channel.end();
+              }
+              channel.write(data);
+            });
+          }
+          channel.stderr.write(`${name}: command not found\r\n`);
+          channel.exit(127);
+          channel.end();
         });
         session.on('sftp', (accept) => serveSftp(accept()));
       });
@@ -255,6 +287,7 @@ export async function startSshServer(opts: {
     },
     openClients: () => clients.size,
     floodWritten: () => floodWritten,
+    execSeen,
     async restart(o = {}) {
       await stop();
       if (o.newHostKey) hostKey = newKeyPair().private;

@@ -86,6 +86,8 @@ export function targetUrlOf(target: WebTarget, rest: string, search: string): UR
   }
   let text = rest.replace(/^\/+/, '');
   // A proxy in front may merge `//` into `/`; bare host names mean https (seed 002).
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(text) && !/^(https?|wss?):/i.test(text))
+    throw new AppError('BAD_REQUEST', 'Not a valid web address');
   const scheme = /^(https?|wss?):\/*/i.exec(text);
   text = scheme ? `${scheme[1]!.toLowerCase()}://${text.slice(scheme[0].length)}` : `https://${text}`;
   let url: URL;
