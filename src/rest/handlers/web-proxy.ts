@@ -149,6 +149,11 @@ export function webProxyHandler(deps: AppDeps): RequestHandler {
     } catch (err) {
       // The rest of a refused body is not worth receiving.
       if (!req.complete) res.setHeader('Connection', 'close');
+      // The embedded browser's frame shows the refusal ("This address is not allowed") as text.
+      if (!res.headersSent) {
+        res.removeHeader('X-Frame-Options');
+        res.setHeader('Content-Security-Policy', "default-src 'none'; frame-ancestors 'self'");
+      }
       sendError(res, err);
       req.resume();
     }

@@ -36,6 +36,8 @@ const NOT_FORWARDED = new Set([
   'x-forwarded-proto',
   'x-real-ip',
   'x-api-key',
+  // Node answered `100-continue` to the client already; the body goes up as it comes.
+  'expect',
   // The frame's opaque origin makes every request look cross-site to the backend.
   'sec-fetch-site',
 ]);
