@@ -43,7 +43,9 @@ export function sshTerminal(target: SshTarget, command?: string): OpenTerminal {
     stream.stderr.on('data', (chunk: Buffer) => events.output(chunk));
     stream.on('drain', () => events.drain());
     stream.on('close', () =>
-      events.end(command !== undefined && exitCode !== null ? `Command exited with code ${exitCode}` : 'Session ended'),
+      events.end(
+        command !== undefined && exitCode !== null ? `Command exited with code ${exitCode}` : 'Session ended',
+      ),
     );
     return {
       write: (data) => stream.write(data),
