@@ -169,7 +169,9 @@ describe('ssh relay', () => {
     });
     const notRelayed = await refusal(relayUrl(web.body.id as string, owner));
     expect(notRelayed.status).toBe(400);
-    expect(notRelayed.body.error).toBe('This connection type is not relayed yet');
+    expect(notRelayed.body.error).toBe(
+      `Web connections open in the embedded browser: /browser?connection=${web.body.id as string}`,
+    );
   });
 
   it('ends the SSH session when the WebSocket closes', async () => {

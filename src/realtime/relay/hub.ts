@@ -12,6 +12,7 @@ import { RELAY_PATHS } from '../../services/connections/service-plugins';
 import { findVisibleService } from '../../services/connections/shared-services';
 import { loadSshTarget } from '../../services/sftp/ssh-session';
 import { LEVEL } from '../../services/users/policy';
+import { isWebType } from '../../services/web-proxy/targets';
 import { CloseCode } from '../protocol';
 import type { RealtimeSocket, RealtimeTransport, UpgradeRequest } from '../types';
 import { type Backpressure, DEFAULT_BACKPRESSURE, type RelayLimits } from './common';
@@ -25,7 +26,8 @@ import { type OpenTerminal, TerminalRelay } from './terminal';
 // - `/ws/user-connection/:id`: the caller's own connection, by type: `ssh` → a PTY shell through
 //   ssh2 (terminal JSON protocol), or one command with `?command=` (ssh exec); plugin `vnc` (vnc, rdp), `spice`, `tunnel` (database, redis,
 //   tcp_tunnel) → raw binary TCP (tcp.ts); `tunnel` with `?mux=1` → the multiplexed `secure_tunnel`
-//   (mux.ts, docs/relay-mux.md); anything else (the http family, mediamtx) is refused 400.
+//   (mux.ts, docs/relay-mux.md); the http family is refused 400 (it goes through the web proxy,
+//   /proxy/, and the /browser page), and so is mediamtx.
 // - `/ws/:plugin/:serviceId`: an admin-configured service the caller's scopes can see (404
 //   otherwise), whose plugin the path names (service-plugins.ts): ssh with the service's sealed
 //   login, terminal (a PTY on this host: TERMINAL_ENABLED and Admin+ only), vnc/spice/rdp/
@@ -127,6 +129,11 @@ export function registerRelayHub(opts: {
       auth = { userId, label, kind: 'terminal', open: sshTerminal(target, command) };
     } else if (isRawRelayType(connection.type)) {
       auth = { userId, label, kind: 'tcp', target: connection };
+    } else if (isWebType(connection.type)) {
+      throw new AppError(
+        'BAD_REQUEST',
+        `Web connections open in the embedded browser: /browser?connection=${connection.connectionId}`,
+      );
     } else {
       throw new AppError('BAD_REQUEST', 'This connection type is not relayed yet');
     }
