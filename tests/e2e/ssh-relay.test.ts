@@ -20,6 +20,7 @@ let server: TestServer;
 let ssh: SshTestServer;
 let sshRoot: string;
 const keys = newKeyPair();
+const lockedKeys = newKeyPair('relay key passphrase');
 const sockets = new Set<WebSocket>();
 
 beforeAll(async () => {
@@ -35,7 +36,7 @@ beforeAll(async () => {
     root: sshRoot,
     username: SSH_USER,
     password: SSH_PASSWORD,
-    publicKey: keys.public,
+    publicKey: [keys.public, lockedKeys.public],
   });
 });
 afterAll(async () => {
@@ -111,6 +112,17 @@ describe('ssh relay', () => {
     await relay.output('welcome');
     relay.send({ type: 'input', data: 'key works' });
     await relay.output('key works');
+  });
+
+  it('authenticates with a passphrase-protected private key (both sealed)', async () => {
+    const token = await newUser();
+    const id = await createSsh(token, {
+      auth_method: 'key',
+      private_key: lockedKeys.private,
+      passphrase: 'relay key passphrase',
+    });
+    const relay = await connect(relayUrl(id, token));
+    await relay.output('welcome');
   });
 
   it('accepts the Bearer header as well as ?token=', async () => {

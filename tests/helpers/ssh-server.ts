@@ -30,7 +30,8 @@ export type SshTestServer = {
 /** What the shell writes for `flood\r` (then `flood done`), honouring the channel's flow control. */
 export const FLOOD_BYTES = 32 * 1024 * 1024;
 
-export const newKeyPair = () => utils.generateKeyPairSync('ed25519');
+export const newKeyPair = (passphrase?: string) =>
+  utils.generateKeyPairSync('ed25519', passphrase ? { passphrase, cipher: 'aes256-ctr', rounds: 8 } : {});
 
 const same = (a: Buffer, b: Buffer) => a.length === b.length && timingSafeEqual(a, b);
 
@@ -55,12 +56,16 @@ export async function startSshServer(opts: {
   root: string;
   username: string;
   password: string;
-  publicKey: string;
+  /** Public keys allowed to log in. */
+  publicKey: string | string[];
   denied?: string[];
 }): Promise<SshTestServer> {
   let hostKey = newKeyPair().private;
-  const allowed = utils.parseKey(opts.publicKey);
-  if (allowed instanceof Error) throw allowed;
+  const allowedKeys = [opts.publicKey].flat().map((text) => {
+    const key = utils.parseKey(text);
+    if (key instanceof Error) throw key;
+    return key;
+  });
   const clients = new Set<unknown>();
   const denied = opts.denied ?? [];
   const execSeen: string[] = [];
@@ -78,7 +83,11 @@ export async function startSshServer(opts: {
       if (ctx.username !== opts.username) return ctx.reject();
       if (ctx.method === 'password') return ctx.password === opts.password ? ctx.accept() : ctx.reject();
       if (ctx.method === 'publickey') {
-        if (ctx.key.algo !== allowed.type || !same(ctx.key.data, allowed.getPublicSSH())) return ctx.reject();
+        const { key: offered } = ctx;
+        const allowed = allowedKeys.find(
+          (k) => offered.algo === k.type && same(offered.data, k.getPublicSSH()),
+        );
+        if (!allowed) return ctx.reject();
         if (ctx.signature && ctx.blob && allowed.verify(ctx.blob, ctx.signature, ctx.hashAlgo) !== true)
           return ctx.reject();
         return ctx.accept();
