@@ -97,6 +97,20 @@ describe('web proxy: pages and links', () => {
     expect(css).toContain('url("https://other.example/y.png")');
   });
 
+  it('rewrites compressed pages, and passes other compressed bodies through as they are', async () => {
+    const page = await viaProxy(server, `${proxy}/gzip.html`, { headers: { 'accept-encoding': 'gzip' } });
+    expect(page.headers.get('content-encoding')).toBeNull();
+    expect(await page.text()).toContain(`href="${proxy}/zipped"`);
+    const text = await viaProxy(server, `${proxy}/gzip.txt`, { headers: { 'accept-encoding': 'gzip' } });
+    expect(text.headers.get('content-encoding')).toBe('gzip');
+    expect(await text.text()).toBe('plain zipped text');
+    // A client that takes no compression gets none.
+    const identity = await viaProxy(server, `${proxy}/gzip.txt`, {
+      headers: { 'accept-encoding': 'identity' },
+    });
+    expect(identity.headers.get('content-encoding')).toBeNull();
+  });
+
   it("passes the backend's own error pages through", async () => {
     const res = await viaProxy(server, `${proxy}/missing`);
     expect(res.status).toBe(404);
@@ -267,6 +281,18 @@ describe('web proxy: refusals', () => {
     const moved = await viaProxy(server, `${proxy}/`, { headers: { 'x-forwarded-for': '203.0.113.9' } });
     expect(moved.status).toBe(401);
     expect(((await moved.json()) as { error: string }).error).toContain('expired');
+  });
+
+  it('names the browser page in the connect info of web connections only', async () => {
+    const info = await api(server, 'GET', `/api/connections/${web}/connect`, { token: alice.jwt });
+    expect(info.body.browser_url).toBe(`/browser?connection=${web}`);
+    const ssh = await createConnection(server, alice, {
+      type: 'ssh',
+      host: '127.0.0.1',
+      config: { username: 'u' },
+    });
+    const sshInfo = await api(server, 'GET', `/api/connections/${ssh}/connect`, { token: alice.jwt });
+    expect(sshInfo.body.browser_url).toBeUndefined();
   });
 
   it('refuses non-web connections and cross-site cookie requests', async () => {

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
+import { gzipSync } from 'node:zlib';
 import { WebSocketServer } from 'ws';
 import { makeTempDir, removeDir } from './env';
 import { selfSignedCertificate } from './https-receiver';
@@ -108,6 +109,18 @@ localStorage.setItem('k', 'kept'); document.getElementById('storage').textConten
       case '/redirect':
         res.writeHead(302, { location: url.searchParams.get('to') ?? '/' });
         return res.end();
+      case '/gzip.html':
+      case '/gzip.txt': {
+        const html = url.pathname.endsWith('.html');
+        const text = html ? '<p><a href="/zipped">zipped</a></p>' : 'plain zipped text';
+        const type = html ? 'text/html' : 'text/plain';
+        if (!/gzip/.test(String(req.headers['accept-encoding']))) {
+          res.writeHead(200, { 'content-type': type });
+          return res.end(text);
+        }
+        res.writeHead(200, { 'content-type': type, 'content-encoding': 'gzip' });
+        return res.end(gzipSync(text));
+      }
       case '/missing':
         res.writeHead(404, { 'content-type': 'text/html' });
         return res.end('<p>backend says not found</p>');

@@ -151,6 +151,7 @@ export const connectionsRouter = router({
         connection: ZConnectionView,
         ssh_public_key: z.string().optional(),
         websocket_url: z.string(),
+        browser_url: z.string().optional().describe('Web connections: the embedded browser page'),
       }),
     )
     .query(({ ctx, input }) => connectInfo({ ...deps(ctx), id: input.id })),

@@ -105,7 +105,13 @@ export function upstreamRequestHeaders(opts: {
     out.connection = 'Upgrade';
     out.upgrade = 'websocket';
   } else {
-    out['accept-encoding'] = 'gzip, deflate, br';
+    // Codings the proxy can decode for rewriting, and only those the client takes itself, since
+    // other bodies pass through as the backend encoded them.
+    const codings = String(incoming['accept-encoding'] ?? '')
+      .split(',')
+      .map((c) => c.trim().split(';')[0]!.toLowerCase())
+      .filter((c) => c === 'gzip' || c === 'deflate' || c === 'br');
+    if (codings.length > 0) out['accept-encoding'] = [...new Set(codings)].join(', ');
   }
   return out;
 }
