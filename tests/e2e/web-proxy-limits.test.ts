@@ -56,7 +56,9 @@ describe('web proxy limits', () => {
     const first = proxiedSocket(server, `${proxy}/ws/one`);
     await first.opened;
     await expect(proxiedSocket(server, `${proxy}/ws/two`).opened).rejects.toThrow('status 429');
+    const closed = new Promise((resolve) => first.ws.once('close', resolve));
     first.ws.close();
+    await closed;
   });
 
   it('counts PROXY_RATE_LIMIT requests per user per minute, then answers 429 with Retry-After', async () => {
@@ -72,5 +74,13 @@ describe('web proxy limits', () => {
     expect(last!.headers.get('x-ratelimit-limit')).toBe('8');
     expect(Number(last!.headers.get('retry-after'))).toBeGreaterThan(0);
     expect(((await last!.json()) as { error: string }).error).toBe('Too many requests');
+  });
+
+  it('ends proxied WebSockets when the server shuts down, and the drain completes', async () => {
+    const socket = proxiedSocket(server, `${proxy}/ws/last`);
+    await socket.opened;
+    const closed = new Promise((resolve) => socket.ws.once('close', resolve));
+    await server.stop();
+    await closed;
   });
 });

@@ -169,13 +169,16 @@ export function webProxyUpgrade(deps: AppDeps) {
   const proxyDeps = proxyDepsOf(deps);
   const resolveIp = createClientIpResolver(deps.env.TRUST_PROXY);
   const sockets = new KeyCounter();
+  const open = new Set<Duplex>();
   const log = deps.log.child({ component: 'web-proxy' });
 
-  return (req: IncomingMessage, client: Duplex, head: Buffer): boolean => {
+  const claim = (req: IncomingMessage, client: Duplex, head: Buffer): boolean => {
     const [rawPath = '', query] = (req.url ?? '').split(/\?(.*)/s, 2);
     const parts = rawPath.startsWith('/proxy/') ? splitProxyPath(rawPath) : null;
     if (!parts) return false;
     client.on('error', () => client.destroy());
+    open.add(client);
+    client.once('close', () => open.delete(client));
     const forwarded = req.headers['x-forwarded-for'];
     const ip = resolveIp(
       req.socket.remoteAddress ?? '',
@@ -212,6 +215,12 @@ export function webProxyUpgrade(deps: AppDeps) {
     });
     return true;
   };
+  return Object.assign(claim, {
+    /** Shutdown: upgraded sockets are not the HTTP server's to close, and would hold its drain. */
+    closeAll() {
+      for (const client of open) client.destroy();
+    },
+  });
 }
 
 export type WebProxyUpgrade = ReturnType<typeof webProxyUpgrade>;
