@@ -11,7 +11,7 @@ import {
 } from '../helpers/web-proxy';
 
 // The web proxy's own limits on a server where they are small: requests per user per minute,
-// the largest response, and proxied WebSockets per user.
+// the largest response, proxied WebSockets per user, and shutdown; on the `ws` transport.
 
 let server: TestServer;
 let backend: WebBackend;
@@ -27,6 +27,8 @@ beforeAll(async () => {
       PROXY_RATE_LIMIT: '8',
       PROXY_MAX_RESPONSE_BYTES: String(1024 * 1024),
       WS_MAX_SOCKETS_PER_USER: '1',
+      // The other proxy suites run on uWebSockets.js; /proxy upgrades must work on the fallback too.
+      WS_TRANSPORT: 'ws',
     },
   });
   user = await proxyUser(server);
