@@ -149,6 +149,15 @@ describe('web proxy: pages and links', () => {
     expect(last.written).toBeLessThan(BIG_BYTES);
   });
 
+  it('survives a backend that resets mid-body: the response is cut, the server goes on', async () => {
+    for (const path of ['/reset.html', '/reset.bin', '/reset.html']) {
+      const res = await viaProxy(server, `${proxy}${path}`);
+      expect(res.status).toBe(200);
+      await expect(res.text()).rejects.toThrow();
+    }
+    expect((await fetch(`${server.url}/health`)).status).toBe(200);
+  });
+
   it('answers 504 when the backend does not answer in time', async () => {
     const res = await viaProxy(server, `${proxy}/hang`);
     expect(res.status).toBe(504);

@@ -144,6 +144,15 @@ localStorage.setItem('k', 'kept'); document.getElementById('storage').textConten
         });
         return write();
       }
+      case '/reset.html':
+      case '/reset.bin':
+        // Headers and half a body, then the connection dies.
+        res.writeHead(200, {
+          'content-type': url.pathname.endsWith('.html') ? 'text/html' : 'application/octet-stream',
+          'content-length': '100000',
+        });
+        res.write('<p>partial');
+        return void setTimeout(() => res.socket?.destroy(), 50);
       case '/hang':
         return; // never answers
       default:

@@ -75,8 +75,15 @@ export function requestUpstream(opts: UpstreamRequest): Promise<UpstreamAnswer> 
       clearTimeout(timer);
       resolve(answer);
     };
-    req.on('response', (response) => settle({ kind: 'response', response }));
-    req.on('upgrade', (response, socket, head) => settle({ kind: 'upgrade', response, socket, head }));
+    // A backend that resets mid-body must not become an unhandled 'error' (the pipes report it).
+    req.on('response', (response) => {
+      response.on('error', () => {});
+      settle({ kind: 'response', response });
+    });
+    req.on('upgrade', (response, socket, head) => {
+      socket.on('error', () => socket.destroy());
+      settle({ kind: 'upgrade', response, socket, head });
+    });
     req.on('error', (err) => {
       if (settled) return;
       settled = true;
