@@ -23,7 +23,7 @@ export type WebBackend = {
   close(): Promise<void>;
 };
 
-export const BIG_BYTES = 24 * 1024 * 1024;
+export const BIG_BYTES = 64 * 1024 * 1024;
 
 export const PAGE = (port: number) => `<!doctype html>
 <html><head><title>Backend page</title>
