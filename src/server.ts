@@ -17,6 +17,7 @@ import { registerRelayHub } from './realtime/relay/hub';
 import { createTransport } from './realtime/transport';
 import type { RealtimeTransport } from './realtime/types';
 import { createRestApp } from './rest/app';
+import { webProxyUpgrade } from './rest/handlers/web-proxy';
 import { appRouter } from './routers/_app';
 import { startSubscriptionExpiry } from './services/admin/subscriptions';
 import { startServiceMonitor } from './services/connections/service-monitor';
@@ -120,7 +121,8 @@ export async function startServer(env: Env, opts: StartOptions = {}): Promise<Ru
       trustProxy: env.TRUST_PROXY,
       log,
     });
-    transport.attach(http);
+    const proxyUpgrades = webProxyUpgrade(deps);
+    transport.attach(http, proxyUpgrades);
     const portalHub = await registerPortalHub({ transport, deps });
     cleanups.unshift(() => portalHub.close());
     const chatHub = await registerChatHub({ transport, deps });
@@ -151,6 +153,7 @@ export async function startServer(env: Env, opts: StartOptions = {}): Promise<Ru
         const closed = new Promise<void>((ok) => http.close(() => ok()));
         http.closeIdleConnections();
         await transport.closeAll(CloseCode.GOING_AWAY, 'Server shutting down');
+        proxyUpgrades.closeAll();
         const timer = setTimeout(() => {
           log.warn({ timeout_ms: env.SHUTDOWN_TIMEOUT_MS }, 'drain timed out; closing remaining connections');
           http.closeAllConnections();

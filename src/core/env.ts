@@ -136,6 +136,25 @@ const ZEnv = z.object({
   MAX_CONNECTIONS_PER_USER: int(1, 100_000).default(200),
   MAX_SSH_KEYS_PER_USER: int(1, 100_000).default(50),
 
+  // Web proxy of the embedded browser (/proxy/{connection_id}/…): time to connect and get the
+  // answer's headers, silence allowed on a body or proxied WebSocket, largest bodies each way,
+  // requests per minute and requests in flight per user.
+  PROXY_TIMEOUT_SECONDS: int(1, 600).default(30),
+  PROXY_IDLE_TIMEOUT_SECONDS: int(1, 24 * 3600).default(120),
+  PROXY_MAX_RESPONSE_BYTES: int(1024, 1024 * 1024 * 1024 * 1024).default(1024 * 1024 * 1024),
+  PROXY_MAX_REQUEST_BYTES: int(1024, 1024 * 1024 * 1024 * 1024).default(100 * 1024 * 1024),
+  PROXY_RATE_LIMIT: int(1, 100_000_000).default(1200),
+  PROXY_MAX_CONCURRENT_PER_USER: int(1, 10_000).default(32),
+  // Test-only (docs/web-proxy.md): names resolved from a hosts-style file, and loopback ports that
+  // browser-mode connections may reach. Unset in production.
+  PROXY_TEST_HOSTS_FILE: optionalText,
+  PROXY_TEST_LOOPBACK_PORTS: optionalText.pipe(
+    z
+      .string()
+      .regex(/^\d+(,\d+)*$/, 'must be a comma-separated list of ports')
+      .optional(),
+  ),
+
   MAX_BODY_BYTES: int(1024, 64 * 1024 * 1024).default(1024 * 1024),
   SHUTDOWN_TIMEOUT_MS: int(100, 600_000).default(10_000),
 });

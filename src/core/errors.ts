@@ -21,6 +21,11 @@ export const ERROR_TABLE = {
   INTERNAL: { trpc: 'INTERNAL_SERVER_ERROR', status: 500, message: 'Internal server error' },
   BAD_GATEWAY: { trpc: 'BAD_GATEWAY', status: 502, message: 'The upstream server did not answer properly' },
   SERVICE_UNAVAILABLE: { trpc: 'SERVICE_UNAVAILABLE', status: 503, message: 'Service unavailable' },
+  GATEWAY_TIMEOUT: {
+    trpc: 'GATEWAY_TIMEOUT',
+    status: 504,
+    message: 'The upstream server did not answer in time',
+  },
 } as const satisfies Record<string, { trpc: TRPC_ERROR_CODE_KEY; status: number; message: string }>;
 
 export type AppErrorCode = keyof typeof ERROR_TABLE;

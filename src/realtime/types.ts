@@ -1,7 +1,11 @@
-import type { Server as HttpServer } from 'node:http';
+import type { Server as HttpServer, IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
 
 // Hubs (chat, portal, relays) only ever see these types, never uWS or ws objects
 // (DESIGN.md rule 6), so the same hub runs on either transport.
+
+/** An upgrade handler outside the realtime hubs: true when it took the socket. */
+export type UpgradeClaim = (req: IncomingMessage, socket: Duplex, head: Buffer) => boolean;
 
 /** Everything copied out of the HTTP upgrade request, synchronously, before any await. */
 export type UpgradeRequest = {
@@ -81,8 +85,11 @@ export interface RealtimeTransport {
   publish(topic: string, data: string | Uint8Array, isBinary?: boolean): void;
   /** Starts listening (uWS: its direct port). Resolves with the port, or null when it has none (ws). */
   listen(): Promise<number | null>;
-  /** Makes WebSocket upgrades that arrive on the public HTTP server reach this transport. */
-  attach(server: HttpServer): void;
+  /**
+   * Makes WebSocket upgrades that arrive on the public HTTP server reach this transport; `claim`
+   * sees each upgrade first and keeps the ones it returns true for (the web proxy's /proxy/ paths).
+   */
+  attach(server: HttpServer, claim?: UpgradeClaim): void;
   /** Open sockets on this node. */
   connectionCount(): number;
   /** Stops accepting upgrades and closes every open socket with `code` (1001 on shutdown). */

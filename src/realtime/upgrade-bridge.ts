@@ -4,6 +4,7 @@ import type { Duplex } from 'node:stream';
 import type { ClientIpResolver } from '../core/client-ip';
 import { AppError } from '../core/errors';
 import { buildRefusal, splitUrl, type TransportLog, writeRawRefusal } from './socket-common';
+import type { UpgradeClaim } from './types';
 
 // uWebSockets.js cannot share node's HTTP port, yet API.md §11 promises every path on PORT. This
 // bridge hands WebSocket upgrades that reach the node server to uWS over loopback, byte for byte.
@@ -96,9 +97,14 @@ export function bridgeUpgrade(opts: BridgeOptions, req: IncomingMessage, client:
 }
 
 /** Routes the node server's upgrades through the bridge; returns a function that detaches it. */
-export function attachUpgradeBridge(server: HttpServer, opts: BridgeOptions): () => void {
+export function attachUpgradeBridge(
+  server: HttpServer,
+  opts: BridgeOptions,
+  claim?: UpgradeClaim,
+): () => void {
   const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     try {
+      if (claim?.(req, socket, head)) return;
       bridgeUpgrade(opts, req, socket, head);
     } catch (err) {
       opts.log.error({ err }, 'websocket bridge failed');

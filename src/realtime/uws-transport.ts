@@ -7,7 +7,7 @@ import { AppError } from '../core/errors';
 import { CloseCode } from './protocol';
 import { addHeader, type Refusal, type SocketDriver, type TransportSocket } from './socket-common';
 import { type Admission, createTransportCore } from './transport-core';
-import type { RealtimeTransport, TransportOptions } from './types';
+import type { RealtimeTransport, TransportOptions, UpgradeClaim } from './types';
 import { attachUpgradeBridge, BRIDGE_CLIENT_IP_HEADER, BRIDGE_SECRET_HEADER } from './upgrade-bridge';
 import { CORK_ANCHOR_PATH, createCorkAnchor } from './uws-cork-anchor';
 
@@ -268,13 +268,17 @@ export function createUwsTransport(opts: TransportOptions, loaded?: LoadedUws): 
         });
       });
     },
-    attach(server: HttpServer) {
-      attachUpgradeBridge(server, {
-        target: () => (port === null ? null : { host: loopbackFor(opts.host), port }),
-        secret: secret.toString(),
-        resolveIp,
-        log,
-      });
+    attach(server: HttpServer, claim?: UpgradeClaim) {
+      attachUpgradeBridge(
+        server,
+        {
+          target: () => (port === null ? null : { host: loopbackFor(opts.host), port }),
+          secret: secret.toString(),
+          resolveIp,
+          log,
+        },
+        claim,
+      );
     },
     connectionCount: () => core.connectionCount(),
     async closeAll(code = CloseCode.GOING_AWAY, reason = 'Server shutting down') {

@@ -11,7 +11,7 @@ import {
   writeRawRefusal,
 } from './socket-common';
 import { type Admission, createTransportCore } from './transport-core';
-import type { RealtimeTransport, TransportOptions } from './types';
+import type { RealtimeTransport, TransportOptions, UpgradeClaim } from './types';
 import { BRIDGE_CLIENT_IP_HEADER, BRIDGE_SECRET_HEADER } from './upgrade-bridge';
 
 // Fallback transport on the `ws` package: used where no uWebSockets.js build loads. It shares the
@@ -180,8 +180,9 @@ export function createWsTransport(opts: TransportOptions): RealtimeTransport {
       log.info({ transport: 'ws' }, 'realtime transport ws: WebSockets are served on the public HTTP port');
       return null;
     },
-    attach(server: HttpServer) {
+    attach(server: HttpServer, claim?: UpgradeClaim) {
       server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+        if (claim?.(req, socket, head)) return;
         onUpgrade(req, socket, head).catch((err: unknown) => {
           log.error({ err }, 'websocket upgrade crashed');
           socket.destroy();

@@ -7,10 +7,12 @@ import type { AppDeps } from '../deps';
 import { createExpressContext } from '../routers/context';
 import { buildRouteTable } from '../routers/route-table';
 import { docsRouter } from './docs';
+import { browserPageRoute, browserPageRouter } from './handlers/browser-page';
 import { chatUploadRoute, chatUploadRouter } from './handlers/chat-upload';
 import { roomScreenRoute, roomScreenRouter } from './handlers/room-screen';
 import { sftpTransferRouter, sftpTransferRoutes } from './handlers/sftp-transfer';
 import { staticUploadsRoute, staticUploadsRouter } from './handlers/static-uploads';
+import { webProxyHandler } from './handlers/web-proxy';
 import { authenticate, rejectFailedAuth } from './middleware/authenticate';
 import { correlation } from './middleware/correlation';
 import { contractErrorBodies, expressErrorHandler, rememberError } from './middleware/error-body';
@@ -56,6 +58,7 @@ export function createRestApp({ deps, router, isDraining = () => false }: RestAp
     chatUploadRoute,
     staticUploadsRoute,
     ...sftpTransferRoutes,
+    browserPageRoute,
   ]);
 
   app.use(securityHeaders(deps.build.sourceHash));
@@ -64,6 +67,8 @@ export function createRestApp({ deps, router, isDraining = () => false }: RestAp
     if (isDraining()) res.setHeader('Connection', 'close');
     next();
   });
+  // The web proxy authenticates and limits its own requests (handlers/web-proxy.ts says why).
+  app.use(webProxyHandler(deps));
   app.use(authenticate(deps));
   app.use(rateLimit(deps.rateLimiter, routes, deps.log));
   app.use(rejectFailedAuth);
@@ -94,6 +99,7 @@ export function createRestApp({ deps, router, isDraining = () => false }: RestAp
   app.use(chatUploadRouter(deps));
   app.use(staticUploadsRouter(deps));
   app.use(sftpTransferRouter(deps));
+  app.use(browserPageRouter(deps));
   app.use(express.json({ limit: deps.env.MAX_BODY_BYTES, type: ['application/json', 'application/*+json'] }));
   app.use(emptyBodyIsJson);
   app.use(

@@ -20,6 +20,7 @@ let server: TestServer;
 let ssh: SshTestServer;
 let sshRoot: string;
 const keys = newKeyPair();
+const lockedKeys = newKeyPair('relay key passphrase');
 const sockets = new Set<WebSocket>();
 
 beforeAll(async () => {
@@ -35,7 +36,7 @@ beforeAll(async () => {
     root: sshRoot,
     username: SSH_USER,
     password: SSH_PASSWORD,
-    publicKey: keys.public,
+    publicKey: [keys.public, lockedKeys.public],
   });
 });
 afterAll(async () => {
@@ -85,6 +86,25 @@ describe('ssh relay', () => {
     expect(relay.ws.readyState).toBe(WebSocket.OPEN);
   });
 
+  it('runs one command with ?command= (ssh exec): output, stdin, exit code in the close reason', async () => {
+    const token = await newUser();
+    const id = await createSsh(token, { password: SSH_PASSWORD });
+    const echo = await connect(`${relayUrl(id, token)}&command=${encodeURIComponent('echo hello exec')}`);
+    await echo.output('hello exec');
+    expect(await echo.closed).toEqual({ code: 1000, reason: 'Command exited with code 0' });
+    const fail = await connect(`${relayUrl(id, token)}&command=fail`);
+    await fail.output('boom');
+    expect(await fail.closed).toEqual({ code: 1000, reason: 'Command exited with code 3' });
+    const cat = await connect(`${relayUrl(id, token)}&command=cat`);
+    cat.send({ type: 'input', data: 'typed into cat' });
+    await cat.output('typed into cat');
+    cat.send({ type: 'input', data: 'q' });
+    expect((await cat.closed).reason).toBe('Command exited with code 0');
+    expect(ssh.execSeen.slice(-3)).toEqual(['echo hello exec', 'fail', 'cat']);
+    const empty = await refusal(`${relayUrl(id, token)}&command=`);
+    expect(empty).toMatchObject({ status: 400, body: { error: 'command must not be empty' } });
+  });
+
   it('authenticates with the private key stored (sealed) in the connection', async () => {
     const token = await newUser();
     const id = await createSsh(token, { auth_method: 'key', private_key: keys.private });
@@ -92,6 +112,17 @@ describe('ssh relay', () => {
     await relay.output('welcome');
     relay.send({ type: 'input', data: 'key works' });
     await relay.output('key works');
+  });
+
+  it('authenticates with a passphrase-protected private key (both sealed)', async () => {
+    const token = await newUser();
+    const id = await createSsh(token, {
+      auth_method: 'key',
+      private_key: lockedKeys.private,
+      passphrase: 'relay key passphrase',
+    });
+    const relay = await connect(relayUrl(id, token));
+    await relay.output('welcome');
   });
 
   it('accepts the Bearer header as well as ?token=', async () => {
@@ -150,7 +181,9 @@ describe('ssh relay', () => {
     });
     const notRelayed = await refusal(relayUrl(web.body.id as string, owner));
     expect(notRelayed.status).toBe(400);
-    expect(notRelayed.body.error).toBe('This connection type is not relayed yet');
+    expect(notRelayed.body.error).toBe(
+      `Web connections open in the embedded browser: /browser?connection=${web.body.id as string}`,
+    );
   });
 
   it('ends the SSH session when the WebSocket closes', async () => {

@@ -238,7 +238,9 @@ describe('raw tcp relay', () => {
     const http = await createConnection(owner, echoPort, 'http');
     const refused = await refusal(relayUrl(http, owner));
     expect(refused.status).toBe(400);
-    expect(refused.body.error).toBe('This connection type is not relayed yet');
+    expect(refused.body.error).toBe(
+      `Web connections open in the embedded browser: /browser?connection=${http}`,
+    );
     const vnc = await createConnection(owner, echoPort, 'vnc');
     const noMux = await refusal(relayUrl(vnc, owner, true));
     expect(noMux.status).toBe(400);

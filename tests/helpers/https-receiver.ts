@@ -31,10 +31,10 @@ export function receiverSkipReason(): string | undefined {
   }
 }
 
-export async function startReceiver(): Promise<Receiver> {
-  const dir = makeTempDir('portal-receiver-');
+/** A self-signed certificate (and its key) for `altNames` (`DNS:…`, `IP:…`), written into `dir`. */
+export function selfSignedCertificate(dir: string, altNames: string[]) {
   const keyFile = join(dir, 'key.pem');
-  const caFile = join(dir, 'cert.pem');
+  const certFile = join(dir, 'cert.pem');
   execFileSync(
     'openssl',
     [
@@ -50,14 +50,25 @@ export async function startReceiver(): Promise<Receiver> {
       '-subj',
       '/CN=localhost',
       '-addext',
-      'subjectAltName=DNS:localhost,IP:127.0.0.1,DNS:hooks.test,DNS:rebind.test',
+      `subjectAltName=${altNames.join(',')}`,
       '-keyout',
       keyFile,
       '-out',
-      caFile,
+      certFile,
     ],
     { stdio: 'ignore' },
   );
+  return { keyFile, certFile };
+}
+
+export async function startReceiver(): Promise<Receiver> {
+  const dir = makeTempDir('portal-receiver-');
+  const { keyFile, certFile: caFile } = selfSignedCertificate(dir, [
+    'DNS:localhost',
+    'IP:127.0.0.1',
+    'DNS:hooks.test',
+    'DNS:rebind.test',
+  ]);
   const log: Received[] = [];
   const plans = new Map<string, { queue: number[]; then: number }>();
   const server: Server = createServer(

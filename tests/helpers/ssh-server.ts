@@ -18,6 +18,8 @@ export type SshTestServer = {
   hostKey: string;
   /** Bytes the last `flood` has handed to its channel so far. */
   floodWritten(): number;
+  /** Commands run with `exec`, in order. */
+  execSeen: string[];
   /** Sessions whose client is connected now. */
   openClients(): number;
   /** Restarts on the same port, optionally with a new host key. */
@@ -28,7 +30,8 @@ export type SshTestServer = {
 /** What the shell writes for `flood\r` (then `flood done`), honouring the channel's flow control. */
 export const FLOOD_BYTES = 32 * 1024 * 1024;
 
-export const newKeyPair = () => utils.generateKeyPairSync('ed25519');
+export const newKeyPair = (passphrase?: string) =>
+  utils.generateKeyPairSync('ed25519', passphrase ? { passphrase, cipher: 'aes256-ctr', rounds: 8 } : {});
 
 const same = (a: Buffer, b: Buffer) => a.length === b.length && timingSafeEqual(a, b);
 
@@ -53,14 +56,19 @@ export async function startSshServer(opts: {
   root: string;
   username: string;
   password: string;
-  publicKey: string;
+  /** Public keys allowed to log in. */
+  publicKey: string | string[];
   denied?: string[];
 }): Promise<SshTestServer> {
   let hostKey = newKeyPair().private;
-  const allowed = utils.parseKey(opts.publicKey);
-  if (allowed instanceof Error) throw allowed;
+  const allowedKeys = [opts.publicKey].flat().map((text) => {
+    const key = utils.parseKey(text);
+    if (key instanceof Error) throw key;
+    return key;
+  });
   const clients = new Set<unknown>();
   const denied = opts.denied ?? [];
+  const execSeen: string[] = [];
 
   /** SFTP path → disk path inside root; relative paths start at `/`. */
   const virtual = (p: string) => posix.normalize(posix.join('/', p));
@@ -75,7 +83,11 @@ export async function startSshServer(opts: {
       if (ctx.username !== opts.username) return ctx.reject();
       if (ctx.method === 'password') return ctx.password === opts.password ? ctx.accept() : ctx.reject();
       if (ctx.method === 'publickey') {
-        if (ctx.key.algo !== allowed.type || !same(ctx.key.data, allowed.getPublicSSH())) return ctx.reject();
+        const { key: offered } = ctx;
+        const allowed = allowedKeys.find(
+          (k) => offered.algo === k.type && same(offered.data, k.getPublicSSH()),
+        );
+        if (!allowed) return ctx.reject();
         if (ctx.signature && ctx.blob && allowed.verify(ctx.blob, ctx.signature, ctx.hashAlgo) !== true)
           return ctx.reject();
         return ctx.accept();
@@ -104,6 +116,35 @@ export async function startSshServer(opts: {
             }
             shell.write(data);
           });
+        });
+        // `ssh host command`: `echo <text>` prints it, `fail` writes to stderr and exits 3, `cat`
+        // echoes input until `q`.
+        session.on('exec', (accept, _reject, info) => {
+          const channel = accept();
+          execSeen.push(info.command);
+          const [name, ...args] = info.command.split(' ');
+          if (name === 'echo') {
+            channel.write(`${args.join(' ')}\r\n`);
+            channel.exit(0);
+            return void channel.end();
+          }
+          if (name === 'fail') {
+            channel.stderr.write('boom\r\n');
+            channel.exit(3);
+            return void channel.end();
+          }
+          if (name === 'cat') {
+            return void channel.on('data', (data: Buffer) => {
+              if (data.toString() === 'q') {
+                channel.exit(0);
+                return void channel.end();
+              }
+              channel.write(data);
+            });
+          }
+          channel.stderr.write(`${name}: command not found\r\n`);
+          channel.exit(127);
+          channel.end();
         });
         session.on('sftp', (accept) => serveSftp(accept()));
       });
@@ -255,6 +296,7 @@ export async function startSshServer(opts: {
     },
     openClients: () => clients.size,
     floodWritten: () => floodWritten,
+    execSeen,
     async restart(o = {}) {
       await stop();
       if (o.newHostKey) hostKey = newKeyPair().private;

@@ -12,4 +12,5 @@ export * from './remote-access';
 export * from './rooms';
 export * from './settings';
 export * from './users';
+export * from './web-proxy';
 export * from './webhooks';

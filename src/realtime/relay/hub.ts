@@ -12,6 +12,7 @@ import { RELAY_PATHS } from '../../services/connections/service-plugins';
 import { findVisibleService } from '../../services/connections/shared-services';
 import { loadSshTarget } from '../../services/sftp/ssh-session';
 import { LEVEL } from '../../services/users/policy';
+import { isWebType } from '../../services/web-proxy/targets';
 import { CloseCode } from '../protocol';
 import type { RealtimeSocket, RealtimeTransport, UpgradeRequest } from '../types';
 import { type Backpressure, DEFAULT_BACKPRESSURE, type RelayLimits } from './common';
@@ -23,9 +24,10 @@ import { type OpenTerminal, TerminalRelay } from './terminal';
 
 // The relays of API.md §6/§9, on two routes:
 // - `/ws/user-connection/:id`: the caller's own connection, by type: `ssh` → a PTY shell through
-//   ssh2 (terminal JSON protocol); plugin `vnc` (vnc, rdp), `spice`, `tunnel` (database, redis,
+//   ssh2 (terminal JSON protocol), or one command with `?command=` (ssh exec); plugin `vnc` (vnc, rdp), `spice`, `tunnel` (database, redis,
 //   tcp_tunnel) → raw binary TCP (tcp.ts); `tunnel` with `?mux=1` → the multiplexed `secure_tunnel`
-//   (mux.ts, docs/relay-mux.md); anything else (the http family, mediamtx) is refused 400.
+//   (mux.ts, docs/relay-mux.md); the http family is refused 400 (it goes through the web proxy,
+//   /proxy/, and the /browser page), and so is mediamtx.
 // - `/ws/:plugin/:serviceId`: an admin-configured service the caller's scopes can see (404
 //   otherwise), whose plugin the path names (service-plugins.ts): ssh with the service's sealed
 //   login, terminal (a PTY on this host: TERMINAL_ENABLED and Admin+ only), vnc/spice/rdp/
@@ -35,6 +37,19 @@ import { type OpenTerminal, TerminalRelay } from './terminal';
 // timeout and one teardown cover every relay on both routes.
 
 export const USER_CONNECTION_PATH = '/ws/user-connection/:id';
+
+const MAX_COMMAND = 4096;
+
+/** `?command=`: run that command (ssh exec) instead of a login shell. */
+function commandOf(req: UpgradeRequest): string | undefined {
+  const command = req.query.get('command');
+  if (command === null) return undefined;
+  if (command.trim() === '') throw new AppError('BAD_REQUEST', 'command must not be empty');
+  if (command.length > MAX_COMMAND)
+    throw new AppError('BAD_REQUEST', `command must be at most ${MAX_COMMAND} characters`);
+  if (command.includes('\0')) throw new AppError('BAD_REQUEST', 'command contains invalid characters');
+  return command;
+}
 export const SERVICE_RELAY_PATH = '/ws/:plugin/:serviceId';
 
 export type RelayAuth = { userId: number; label: string } & (
@@ -109,10 +124,16 @@ export function registerRelayHub(opts: {
         throw new AppError('BAD_REQUEST', 'Multiplexing is only available for tunnel connections');
       auth = { userId, label, kind: 'mux', target: connection };
     } else if (connection.type === 'ssh') {
+      const command = commandOf(req);
       const target = await loadSshTarget({ db, box: deps.secretBox, userId, id });
-      auth = { userId, label, kind: 'terminal', open: sshTerminal(target) };
+      auth = { userId, label, kind: 'terminal', open: sshTerminal(target, command) };
     } else if (isRawRelayType(connection.type)) {
       auth = { userId, label, kind: 'tcp', target: connection };
+    } else if (isWebType(connection.type)) {
+      throw new AppError(
+        'BAD_REQUEST',
+        `Web connections open in the embedded browser: /browser?connection=${connection.connectionId}`,
+      );
     } else {
       throw new AppError('BAD_REQUEST', 'This connection type is not relayed yet');
     }

@@ -11,6 +11,7 @@ import {
   updateConnection,
 } from '../../services/connections/connections';
 import { CONNECTION_TYPE_NAMES, describeConnectionTypes, ZPort } from '../../services/connections/types';
+import { clearCookies } from '../../services/web-proxy/cookie-jar';
 import { ZDisplayName, ZIsoDate, ZListPage, ZSuccess } from '../fields';
 import { authedProcedure, router } from '../trpc';
 
@@ -150,7 +151,24 @@ export const connectionsRouter = router({
         connection: ZConnectionView,
         ssh_public_key: z.string().optional(),
         websocket_url: z.string(),
+        browser_url: z.string().optional().describe('Web connections: the embedded browser page'),
       }),
     )
     .query(({ ctx, input }) => connectInfo({ ...deps(ctx), id: input.id })),
+
+  clearCookies: authedProcedure
+    .meta({
+      openapi: {
+        method: 'DELETE',
+        path: '/api/connections/{id}/cookies',
+        tags,
+        summary: 'Forget the cookies that sites set through the web proxy for this connection',
+      },
+    })
+    .input(z.object({ id: ZConnectionId }))
+    .output(ZSuccess)
+    .mutation(async ({ ctx, input }) => {
+      await clearCookies({ db: ctx.db, userId: ctx.actor.userId, id: input.id });
+      return { success: true as const };
+    }),
 });

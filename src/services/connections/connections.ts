@@ -14,7 +14,7 @@ import {
   sealConfig,
   validateEndpoint,
 } from './config';
-import { type ConnectionTypeName, isConnectionType } from './types';
+import { CONNECTION_TYPES, type ConnectionTypeName, isConnectionType } from './types';
 
 // User connections of API.md §6: private to their owner (anyone else gets 404), secrets sealed
 // at rest and redacted on every read, config merged server-side on update.
@@ -223,5 +223,7 @@ export async function connectInfo(opts: Deps & { id: string }) {
     connection: connectionView(row),
     ...(sshPublicKey && { ssh_public_key: sshPublicKey }),
     websocket_url: `/ws/user-connection/${row.id}`,
+    // Web connections open in the embedded browser (seed 002 "Connection Type Routing").
+    ...(CONNECTION_TYPES[type].plugin === 'http_proxy' && { browser_url: `/browser?connection=${row.id}` }),
   };
 }

@@ -50,7 +50,7 @@ export const pinnedLookup =
   };
 
 /** The body, decompressed; `pipeline` carries a failure (timeout, reset) through to the reader. */
-function decoded(res: http.IncomingMessage): Readable {
+export function decoded(res: http.IncomingMessage): Readable {
   const encoding = String(res.headers['content-encoding'] ?? '')
     .trim()
     .toLowerCase();

@@ -35,32 +35,45 @@ function hostsFileEntries(path: string, host: string): Address[] {
   return found;
 }
 
-function isLoopback(ip: string): boolean {
+/**
+ * DNS lookups that answer from a hosts-style file first (re-read at every lookup) when a test
+ * names one; by default plain DNS.
+ */
+export function hostsAwareLookup(hostsFile: string | undefined) {
+  return async (host: string): Promise<Address[]> => {
+    const pinned = hostsFile ? hostsFileEntries(hostsFile, host) : [];
+    return pinned.length > 0 ? pinned : lookup(host, { all: true, verbatim: true });
+  };
+}
+
+export function isLoopback(ip: string): boolean {
   const v4 = ip.startsWith('::ffff:') ? ip.slice(7) : ip;
   return isIP(v4) === 4 ? v4.startsWith('127.') : ip === '::1';
 }
 
 const refused = (message: string) => new AppError('BAD_REQUEST', message);
 
+type Lookup = (host: string) => Promise<Address[]>;
+
+/** The check's answer when every address of `host` is loopback (test-only settings), else null. */
+export async function loopbackOnly(host: string, lookupAll: Lookup): Promise<HostCheck | null> {
+  const addresses = isIP(host)
+    ? [{ address: host, family: isIP(host) }]
+    : await lookupAll(host).catch(() => []);
+  const first = addresses[0];
+  if (!first || !addresses.every((a) => isLoopback(a.address))) return null;
+  return { ok: true, address: first.address, family: first.family === 6 ? 6 : 4 };
+}
+
+/** Public addresses only; a fresh resolver per check, so no answer is reused from an earlier one. */
+export const checkPublic = (host: string, lookupAll: Lookup) => createHostResolver(lookupAll)(host);
+
 export function createTargetGuard(config: TargetGuardConfig) {
-  const resolveAll = async (host: string): Promise<Address[]> => {
-    const pinned = config.hostsFile ? hostsFileEntries(config.hostsFile, host) : [];
-    return pinned.length > 0 ? pinned : lookup(host, { all: true, verbatim: true });
-  };
+  const resolveAll = hostsAwareLookup(config.hostsFile);
 
   async function checkHost(hostname: string): Promise<HostCheck> {
     const host = (hostname.startsWith('[') ? hostname.slice(1, -1) : hostname).toLowerCase();
-    if (config.allowLoopback) {
-      const addresses = isIP(host)
-        ? [{ address: host, family: isIP(host) }]
-        : await resolveAll(host).catch(() => []);
-      const first = addresses[0];
-      if (first && addresses.every((a) => isLoopback(a.address))) {
-        return { ok: true, address: first.address, family: first.family === 6 ? 6 : 4 };
-      }
-    }
-    // A fresh resolver per check: no answer is reused from an earlier attempt.
-    return createHostResolver(resolveAll)(host);
+    return (config.allowLoopback && (await loopbackOnly(host, resolveAll))) || checkPublic(host, resolveAll);
   }
 
   return {
