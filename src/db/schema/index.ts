@@ -9,5 +9,6 @@ export * from './notifications';
 export * from './remote-access';
 export * from './rooms';
 export * from './settings';
+export * from './streams';
 export * from './users';
 export * from './webhooks';
