@@ -8,9 +8,12 @@ import { createExpressContext } from '../routers/context';
 import { buildRouteTable } from '../routers/route-table';
 import { docsRouter } from './docs';
 import { chatUploadRoute, chatUploadRouter } from './handlers/chat-upload';
+import { mediamtxHookRoutes, mediamtxHooksRouter } from './handlers/mediamtx-hooks';
 import { roomScreenRoute, roomScreenRouter } from './handlers/room-screen';
 import { sftpTransferRouter, sftpTransferRoutes } from './handlers/sftp-transfer';
 import { staticUploadsRoute, staticUploadsRouter } from './handlers/static-uploads';
+import { streamPlaybackRouter, streamPlaybackRoutes } from './handlers/stream-playback';
+import { streamThumbnailRouter, streamThumbnailRoutes } from './handlers/stream-thumbnail';
 import { authenticate, rejectFailedAuth } from './middleware/authenticate';
 import { correlation } from './middleware/correlation';
 import { contractErrorBodies, expressErrorHandler, rememberError } from './middleware/error-body';
@@ -56,6 +59,9 @@ export function createRestApp({ deps, router, isDraining = () => false }: RestAp
     chatUploadRoute,
     staticUploadsRoute,
     ...sftpTransferRoutes,
+    ...mediamtxHookRoutes,
+    ...streamPlaybackRoutes,
+    ...streamThumbnailRoutes,
   ]);
 
   app.use(securityHeaders(deps.build.sourceHash));
@@ -94,6 +100,9 @@ export function createRestApp({ deps, router, isDraining = () => false }: RestAp
   app.use(chatUploadRouter(deps));
   app.use(staticUploadsRouter(deps));
   app.use(sftpTransferRouter(deps));
+  app.use(mediamtxHooksRouter(deps));
+  app.use(streamPlaybackRouter(deps));
+  app.use(streamThumbnailRouter(deps));
   app.use(express.json({ limit: deps.env.MAX_BODY_BYTES, type: ['application/json', 'application/*+json'] }));
   app.use(emptyBodyIsJson);
   app.use(
