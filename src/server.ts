@@ -70,6 +70,8 @@ export async function startServer(env: Env, opts: StartOptions = {}): Promise<Ru
     cleanups.unshift(() => deps.credentialCache.detach());
     await deps.browsers.attach();
     cleanups.unshift(() => deps.browsers.close());
+    await deps.streamLifecycle.start({ bus, db: database.db, log: log.child({ component: 'streams' }) });
+    cleanups.unshift(() => deps.streamLifecycle.stop());
     const expiry = await startSubscriptionExpiry({ db: database.db, log });
     cleanups.unshift(() => expiry.stop());
     const matchSweeper = startMatchSweeper({ deps: matchDepsOf(deps), log });

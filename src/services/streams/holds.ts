@@ -8,11 +8,20 @@ import { LIVE } from './types';
 // the stream still at 2 and releases the hold when done. The stream goes to 0 when its last hold
 // is released; never while it is live again (a new session) in the meantime.
 
-/** Holds `streamId` at 2 for `holder` (idempotent). A stream already back at 0 returns to 2. */
+/**
+ * Holds `streamId` at 2 for `holder` (idempotent). A stream already back at 0 returns to 2; a
+ * deleted one is ignored.
+ */
 export async function holdStreamOffline(
   deps: { db: Db },
   hold: { streamId: number; holder: string; sessionId?: string | null },
 ) {
+  // A stream deleted meanwhile has nothing left to hold (its holds went with it).
+  const [stream] = await deps.db
+    .select({ id: streams.id })
+    .from(streams)
+    .where(eq(streams.id, hold.streamId));
+  if (!stream) return;
   await deps.db
     .insert(streamOfflineHolds)
     .values({ streamId: hold.streamId, holder: hold.holder, sessionId: hold.sessionId ?? null })

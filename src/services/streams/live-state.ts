@@ -7,7 +7,7 @@ import { inTransaction } from '../admin/hierarchy';
 import { prepareNotification } from '../notifications/notify';
 import { enqueueWebhookEvent } from '../webhooks/outbox';
 import { streamById } from './access';
-import { finishIfUnheld, holdStreamOffline } from './holds';
+import { finishIfUnheld } from './holds';
 import { keyKind, keyOfMediaPath, publishKeyHash } from './keys';
 import { liveEventData, offlineEventData, sessionOf } from './live-session';
 import { releaseRtmpToken, tokenByValue } from './rtmp-tokens';
@@ -156,15 +156,7 @@ export async function markStreamNotReady(deps: StreamDeps, path: string) {
     return { stream_id: before.id, is_live: now?.isLive ?? LIVE.OFFLINE };
   }
   await clearViewers(deps, before.id);
-  await deps.streamLifecycle.emitWentOffline(
-    {
-      ...session,
-      endedAt,
-      hold: (holder) =>
-        holdStreamOffline(deps, { streamId: before.id, holder, sessionId: session.sessionId }),
-    },
-    deps.log,
-  );
+  await deps.streamLifecycle.emitWentOffline({ ...session, endedAt }, deps.log);
   const isLive = (await finishIfUnheld(deps.db, before.id)) ?? LIVE.OFFLINE;
   deps.log.info({ stream_id: before.id, session_id: session.sessionId, is_live: isLive }, 'stream ended');
   return { stream_id: before.id, is_live: isLive };

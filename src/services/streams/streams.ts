@@ -221,9 +221,9 @@ export async function deleteStream(deps: StreamDeps, actor: StreamActor, id: num
   });
   if (channel) await announceStreamChannelGone(deps, channel);
   if (row.isLive === LIVE.LIVE && row.livePath) {
-    // Relays and recording stop with the stream; there is nothing left to hold at 2.
+    // Relays and recording stop with the stream (holds of a deleted stream are ignored).
     const session = sessionOf(deps, row, actor.username);
-    await deps.streamLifecycle.emitWentOffline({ ...session, endedAt, hold: async () => {} }, deps.log);
+    await deps.streamLifecycle.emitWentOffline({ ...session, endedAt }, deps.log);
     await clearViewers(deps, id);
   }
   return { success: true as const };
