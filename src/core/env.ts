@@ -57,6 +57,10 @@ const ZEnv = z.object({
   // and RTSP listener default to the same host on MediaMTX's standard ports.
   MEDIAMTX_WEBRTC_URL: optionalText,
   MEDIAMTX_RTSP_URL: optionalText,
+  // MediaMTX's control API (default: its host, port 9997): live streams whose path is gone there
+  // are ended every STREAM_RECONCILE_SECONDS (0: never), e.g. after MediaMTX restarted.
+  MEDIAMTX_API_URL: optionalText,
+  STREAM_RECONCILE_SECONDS: int(0, 86_400).default(30),
   // Required by the media-server hooks when set; unset, they answer loopback callers only.
   MEDIAMTX_HOOK_SECRET: optionalText.pipe(z.string().min(16, 'must be at least 16 characters').optional()),
   // Public addresses shown to stream owners and viewers (unset: derived from the request's Host).

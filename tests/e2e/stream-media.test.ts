@@ -33,6 +33,8 @@ beforeAll(async () => {
       ...NO_REQUEST_LIMITS,
       MEDIAMTX_URL: origin.url,
       MEDIAMTX_WEBRTC_URL: origin.url,
+      MEDIAMTX_API_URL: origin.url,
+      STREAM_RECONCILE_SECONDS: '1',
       MEDIAMTX_HOOK_SECRET: HOOK_SECRET,
       FFMPEG_PATH: FFMPEG,
       WEBHOOK_TEST_CA_FILE: receiver.caFile,
@@ -208,6 +210,38 @@ describe.skipIf(skipReason !== undefined)('a live stream', () => {
     // A file MediaMTX does not have is a 404 too.
     await refused(api(server, 'GET', `/api/stream/${s.playback_key}/hls/nope_seg99.ts`), 404, 'Not found');
     await endLive(path);
+  });
+});
+
+describe.skipIf(skipReason !== undefined)('after MediaMTX lost a stream', () => {
+  it('ends a live stream whose path MediaMTX no longer has, as not-ready would', async () => {
+    const alice = await person();
+    const s = await makeStream(server, alice);
+    const path = await goLive(s);
+    // MediaMTX dies with the publisher: no not-ready hook ever comes.
+    await origin.unpublish(path);
+    await waitFor(
+      async () =>
+        ((await ok(api(server, 'GET', `/api/streams/${s.id}`, { token: alice.token }))).is_live as number) ===
+        0,
+      'the stream ended by the reconciler',
+      60_000,
+    );
+    await refused(
+      api(server, 'GET', `/api/stream/${s.playback_key}/hls/index.m3u8`),
+      404,
+      'Stream is offline',
+    );
+    // A stream still published stays live, also once it is old enough to be judged (5 s).
+    const other = await makeStream(server, alice);
+    const otherPath = await goLive(other);
+    const asked = origin.requests.length;
+    await new Promise((r) => setTimeout(r, 7000));
+    expect(origin.requests.slice(asked).filter((r) => r.path === '/v3/paths/list').length).toBeGreaterThan(1);
+    expect((await ok(api(server, 'GET', `/api/streams/${other.id}`, { token: alice.token }))).is_live).toBe(
+      1,
+    );
+    await endLive(otherPath);
   });
 });
 

@@ -8,8 +8,9 @@ import { makeTempDir, removeDir } from './env';
 
 // A stand-in for MediaMTX's HLS and WebRTC servers, made of real parts: ffmpeg encodes a test
 // picture (`-f lavfi testsrc`) to HLS in a temp dir, and a small HTTP server serves that dir the
-// way MediaMTX does (`/<path>/index.m3u8`, segments next to it) and answers WHEP/WHIP offers with
-// an SDP answer and a session Location, as MediaMTX's WebRTC server does. Every request is
+// way MediaMTX does (`/<path>/index.m3u8`, segments next to it), answers WHEP/WHIP offers with
+// an SDP answer and a session Location, as MediaMTX's WebRTC server does, and lists the published
+// paths at `/v3/paths/list` like MediaMTX's control API. Every request is
 // recorded with its Authorization header, so tests can check what Portal sent.
 
 export const FFMPEG = process.env.FFMPEG_PATH ?? 'ffmpeg';
@@ -53,6 +54,12 @@ export async function startMediaOrigin(): Promise<MediaOrigin> {
       authorization: req.headers.authorization,
       body,
     });
+    if (url.pathname === '/v3/paths/list') {
+      // MediaMTX's control API: the paths being published, all ready.
+      const items = [...encoders.keys()].map((name) => ({ name, ready: true }));
+      res.writeHead(200, { 'content-type': 'application/json' });
+      return void res.end(JSON.stringify({ pageCount: 1, itemCount: items.length, items }));
+    }
     const webrtc = /^\/(.+)\/(whep|whip)(?:\/([A-Za-z0-9-]+))?$/.exec(url.pathname);
     if (webrtc) {
       const [, path, kind, session] = webrtc;
