@@ -4,7 +4,7 @@ import { dumpAllTables } from '../helpers/database';
 import { api } from '../helpers/identity';
 import { closePortalClients } from '../helpers/portal-client';
 import { ISO, type Json, ok, refused, roomKit } from '../helpers/rooms';
-import { NO_REQUEST_LIMITS, startTestServer, type TestServer } from '../helpers/server';
+import { adminCaller, NO_REQUEST_LIMITS, startTestServer, type TestServer } from '../helpers/server';
 import { HOOK_SECRET, livePath, makeStream, mediamtx } from '../helpers/streams';
 
 // Streams of API.md §7 over REST (seed 002 "User Streams", "REST API", "Stream Moderation"): the
@@ -258,6 +258,23 @@ describe('streams', () => {
       'Channel not found',
     );
     await refused(hooks.auth({ action: 'publish', path: livePath(s.stream_key) }), 401, 'Invalid stream key');
+  });
+
+  it('takes streams and their channels along when the account is deleted', async () => {
+    const dave = await person();
+    const s = await makeStream(server, dave);
+    await adminCaller(server).users.delete({ username: dave.username, reason: 'test' });
+    const admin = await person(2);
+    await refused(
+      api(server, 'GET', `/api/streams/${s.id}`, { token: admin.token }),
+      404,
+      'Stream not found',
+    );
+    await refused(
+      api(server, 'GET', `/api/chat/channels/${s.chat_channel_id}/messages`, { token: admin.token }),
+      404,
+      'Channel not found',
+    );
   });
 
   it('caps streams per user (STREAMS_PER_USER); private channels are not used up by streams', async () => {

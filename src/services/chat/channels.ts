@@ -2,6 +2,7 @@ import { and, count, eq, gt, inArray, isNull, ne, or, sql } from 'drizzle-orm';
 import { AppError } from '../../core/errors';
 import { channelMembers, channels, chatMessages, chatReads } from '../../db/schema';
 import { writeAudit } from '../audit/audit';
+import { isOwnedByStream } from '../streams/chat-bans';
 import { announceVoiceRoomEvent } from '../voice/room-events';
 import { assertActive, isAdmin, readableChannel } from './access';
 import { publishChatEvent } from './events';
@@ -194,7 +195,7 @@ export async function deleteChannel(deps: ChatDeps, actor: ChatActor, id: number
   const channel = access.channel;
   if (!access.isAdmin && channel.createdBy !== actor.userId) throw new AppError('FORBIDDEN');
   if (channel.isDefault) throw new AppError('BAD_REQUEST', 'The default channel cannot be deleted');
-  if (channel.isStreamChannel)
+  if (channel.isStreamChannel && (await isOwnedByStream(db, channel.id)))
     throw new AppError(
       'BAD_REQUEST',
       'A stream channel is deleted with its stream (DELETE /api/streams/{id})',

@@ -208,8 +208,9 @@ export async function deleteStream(deps: StreamDeps, actor: StreamActor, id: num
   const endedAt = new Date();
   const { row, channel } = await inTransaction(deps.db, async (tx) => {
     const row = await ownStream(tx, actor.userId, id, { lock: true });
-    await tx.delete(streams).where(eq(streams.id, id));
+    // The channel first, so the row's trigger (which drops it otherwise) finds nothing to do.
     const channel = row.chatChannelId === null ? null : await deleteStreamChannel(tx, row.chatChannelId);
+    await tx.delete(streams).where(eq(streams.id, id));
     if (row.isLive === LIVE.LIVE) {
       await enqueueWebhookEvent(
         { db: tx, secretBox: deps.secretBox },
