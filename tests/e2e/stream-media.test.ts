@@ -245,6 +245,31 @@ describe.skipIf(skipReason !== undefined)('after MediaMTX lost a stream', () => 
   });
 });
 
+describe.skipIf(skipReason !== undefined)('a regenerated key', () => {
+  it('ends the session publishing with the old key and cuts that publisher off', async () => {
+    const alice = await person();
+    const s = await makeStream(server, alice);
+    const path = await goLive(s);
+    const fresh = await ok(
+      api(server, 'POST', `/api/streams/${s.id}/regenerate-key`, { token: alice.token }),
+    );
+    expect(fresh.is_live).toBe(0);
+    const kicks = origin.requests.filter(
+      (r) => r.method === 'POST' && r.path.startsWith('/v3/rtmpconns/kick/'),
+    );
+    expect(kicks).toHaveLength(1);
+    expect(kicks[0]!.authorization).toBe(internalAuthorization(server.deps.secretKey));
+    await refused(hooks.auth({ action: 'publish', path }), 401, 'Invalid stream key');
+    // MediaMTX's own not-ready for the old path comes later and finds nothing to end.
+    await refused(hooks.notReady(path), 404, 'Stream not found');
+    await refused(
+      api(server, 'GET', `/api/stream/${s.playback_key}/hls/index.m3u8`),
+      404,
+      'Stream is offline',
+    );
+  });
+});
+
 describe.skipIf(skipReason !== undefined)('WebRTC through the proxy', () => {
   const offer = 'v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\n';
 

@@ -9,8 +9,9 @@ import { makeTempDir, removeDir } from './env';
 // A stand-in for MediaMTX's HLS and WebRTC servers, made of real parts: ffmpeg encodes a test
 // picture (`-f lavfi testsrc`) to HLS in a temp dir, and a small HTTP server serves that dir the
 // way MediaMTX does (`/<path>/index.m3u8`, segments next to it), answers WHEP/WHIP offers with
-// an SDP answer and a session Location, as MediaMTX's WebRTC server does, and lists the published
-// paths at `/v3/paths/list` like MediaMTX's control API. Every request is
+// an SDP answer and a session Location, as MediaMTX's WebRTC server does, and answers the few
+// calls of MediaMTX's control API Portal makes (`/v3/paths/list`, `/v3/paths/get/…`, kicking an
+// RTMP publisher). Every request is
 // recorded with its Authorization header, so tests can check what Portal sent.
 
 export const FFMPEG = process.env.FFMPEG_PATH ?? 'ffmpeg';
@@ -43,6 +44,8 @@ const readBody = async (req: IncomingMessage) => {
 export async function startMediaOrigin(): Promise<MediaOrigin> {
   const root = makeTempDir('portal-hls-');
   const encoders = new Map<string, ChildProcess>();
+  /** The MediaMTX-style connection id of each path's publisher. */
+  const sourceIds = new Map<string, string>();
   const requests: OriginRequest[] = [];
 
   const server: Server = createServer(async (req, res) => {
@@ -59,6 +62,29 @@ export async function startMediaOrigin(): Promise<MediaOrigin> {
       const items = [...encoders.keys()].map((name) => ({ name, ready: true }));
       res.writeHead(200, { 'content-type': 'application/json' });
       return void res.end(JSON.stringify({ pageCount: 1, itemCount: items.length, items }));
+    }
+    const pathInfo = /^\/v3\/paths\/get\/(.+)$/.exec(url.pathname);
+    if (pathInfo) {
+      const name = pathInfo[1]!;
+      const encoder = encoders.get(name);
+      res.writeHead(encoder ? 200 : 404, { 'content-type': 'application/json' });
+      return void res.end(
+        JSON.stringify(
+          encoder ? { name, ready: true, source: { type: 'rtmpConn', id: sourceIds.get(name) } } : {},
+        ),
+      );
+    }
+    const kick = /^\/v3\/rtmpconns\/kick\/([A-Za-z0-9-]+)$/.exec(url.pathname);
+    if (kick && req.method === 'POST') {
+      // The publisher is cut off: its encoder stops, as MediaMTX closing the connection would.
+      const name = [...sourceIds].find(([, id]) => id === kick[1])?.[0];
+      const encoder = name ? encoders.get(name) : undefined;
+      if (name && encoder) {
+        encoders.delete(name);
+        await stop(encoder);
+      }
+      res.writeHead(encoder ? 200 : 404);
+      return void res.end();
     }
     const webrtc = /^\/(.+)\/(whep|whip)(?:\/([A-Za-z0-9-]+))?$/.exec(url.pathname);
     if (webrtc) {
@@ -132,6 +158,7 @@ export async function startMediaOrigin(): Promise<MediaOrigin> {
         { stdio: 'ignore' },
       );
       encoders.set(path, proc);
+      sourceIds.set(path, randomUUID());
       const deadline = Date.now() + 60_000;
       while (
         readdirSync(dir).filter((f) => f.endsWith('.ts')).length < 2 ||

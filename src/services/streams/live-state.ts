@@ -128,6 +128,14 @@ export async function markStreamNotReady(deps: StreamDeps, path: string) {
   const before = found.stream;
   if (before.isLive !== LIVE.LIVE || pathOf(deps, before) !== path)
     return { stream_id: before.id, is_live: before.isLive };
+  return endLiveSession(deps, before, found.tokenId);
+}
+
+/**
+ * Ends the current live session of `before` (is_live 1 → 2, then 0 unless held). Compare-and-set
+ * on the session id: a session that ended meanwhile is left as it is.
+ */
+export async function endLiveSession(deps: StreamDeps, before: StreamRow, tokenId: number | null) {
   const username = await ownerName(deps.db, before.userId);
   const session = sessionOf(deps, before, username);
   const endedAt = new Date();
@@ -144,7 +152,7 @@ export async function markStreamNotReady(deps: StreamDeps, path: string) {
       )
       .returning();
     if (!row) return null;
-    if (found.tokenId !== null) await releaseRtmpToken(tx, found.tokenId, endedAt);
+    if (tokenId !== null) await releaseRtmpToken(tx, tokenId, endedAt);
     await enqueueWebhookEvent(
       { db: tx, secretBox: deps.secretBox },
       { event: 'stream.offline', data: offlineEventData(row, username, endedAt) },

@@ -14,8 +14,10 @@ import {
   streamChannelName,
   syncStreamChannel,
 } from './chat-channel';
-import { newPlaybackKey, newPublishKey, publishKeyHash } from './keys';
+import { mediaPathOf, newPlaybackKey, newPublishKey, publishKeyHash } from './keys';
+import { kickPublisher } from './kick';
 import { offlineEventData, sessionOf } from './live-session';
+import { endLiveSession } from './live-state';
 import { LIVE, type StreamActor, type StreamDeps } from './types';
 import type { PublicUrls } from './urls';
 import { clearViewers } from './viewers';
@@ -177,7 +179,10 @@ export async function updateStream(
   return getStreamView(deps, { userId: actor.userId, urls }, id);
 }
 
-/** POST /api/streams/{id}/regenerate-key: the old key (and unused RTMP tokens) stop working at once. */
+/**
+ * POST /api/streams/{id}/regenerate-key: the old key (and unused RTMP tokens) stop working at once;
+ * a session publishing with the old key is ended.
+ */
 export async function regenerateStreamKey(
   deps: StreamDeps,
   actor: StreamActor,
@@ -185,8 +190,8 @@ export async function regenerateStreamKey(
   urls: PublicUrls,
 ) {
   const key = newPublishKey();
-  await inTransaction(deps.db, async (tx) => {
-    await ownStream(tx, actor.userId, id, { lock: true });
+  const before = await inTransaction(deps.db, async (tx) => {
+    const before = await ownStream(tx, actor.userId, id, { lock: true });
     await tx
       .update(streams)
       .set({
@@ -199,7 +204,16 @@ export async function regenerateStreamKey(
       .delete(streamRtmpTokens)
       .where(and(eq(streamRtmpTokens.streamId, id), isNull(streamRtmpTokens.usedAt)));
     await audit(tx, actor, 'stream.regenerate_key', id);
+    return before;
   });
+  // A session publishing with the old key ends now: in Portal (its not-ready could no longer find
+  // the stream by that key), and at MediaMTX if its API lets us cut the publisher off.
+  const oldPath =
+    before.isLive === LIVE.LIVE && before.livePath ? deps.secretBox.decrypt(before.livePath) : null;
+  if (oldPath === mediaPathOf(deps.secretBox.decrypt(before.streamKey))) {
+    await endLiveSession(deps, before, null);
+    await kickPublisher(deps, oldPath);
+  }
   return getStreamView(deps, { userId: actor.userId, urls }, id);
 }
 
