@@ -61,6 +61,7 @@ export function createAppDeps(opts: {
         BOT: env.RATE_LIMIT_BOT,
         HEALTH: env.RATE_LIMIT_HEALTH,
         MEDIA: env.RATE_LIMIT_MEDIA,
+        HOOK: env.RATE_LIMIT_HOOK,
       },
     }),
     secretBox,

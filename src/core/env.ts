@@ -101,6 +101,8 @@ const ZEnv = z.object({
   // Playback (HLS playlists and segments, WHEP) and media-server hooks: a player polls far more
   // often than a person clicks, so they get a tier of their own.
   RATE_LIMIT_MEDIA: int(1, 100_000_000).default(6000),
+  // MediaMTX's own calls (auth for every HLS request it serves, hooks), all from its one address.
+  RATE_LIMIT_HOOK: int(1, 100_000_000).default(600_000),
 
   // One-time login codes (API.md §1, seed 001).
   OTP_CODE_TTL_SECONDS: int(30, 3600).default(300),

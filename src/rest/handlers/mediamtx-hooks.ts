@@ -21,7 +21,7 @@ const HOOKS = ['auth', 'ready', 'not-ready', 'read', 'unread'] as const;
 export const mediamtxHookRoutes = HOOKS.map((hook) => ({
   method: 'POST',
   path: `/api/mediamtx/${hook}`,
-  tier: 'MEDIA' as const,
+  tier: 'HOOK' as const,
 }));
 
 const ZPathHook = z.object({ path: z.string().trim().min(1).max(1024) });
