@@ -22,6 +22,7 @@ const LIMITS: Record<RateTier, number> = {
   BOT: 6,
   HEALTH: 10,
   MEDIA: 20,
+  HOOK: 30,
 };
 
 let t: number;
