@@ -1,14 +1,12 @@
 import { z } from 'zod';
 import { banFromStream, listStreamBans, unbanFromStream } from '../../services/streams/bans';
 import { followStream, listFollowedStreams, unfollowStream } from '../../services/streams/follows';
+import { listLiveStreams, listMyStreams, listPublicStreams } from '../../services/streams/lists';
 import { createRtmpToken } from '../../services/streams/rtmp-tokens';
 import {
   createStream,
   deleteStream,
   getStreamView,
-  listLiveStreams,
-  listMyStreams,
-  listPublicStreams,
   regenerateStreamKey,
   updateStream,
 } from '../../services/streams/streams';

@@ -1,4 +1,4 @@
-import { and, count, desc, eq, isNull, sql } from 'drizzle-orm';
+import { and, count, eq, isNull } from 'drizzle-orm';
 import { AppError } from '../../core/errors';
 import type { Db } from '../../db/client';
 import { channels, streamRtmpTokens, streams } from '../../db/schema';
@@ -23,7 +23,7 @@ import type { PublicUrls } from './urls';
 import { clearViewers } from './viewers';
 import { loadStreams, viewsOf } from './views';
 
-// Streams of seed 002 "REST API": create (with its chat channel), list, read, change, delete, and
+// Streams of seed 002 "REST API": create (with its chat channel), read, change, delete, and
 // a new publish key. The publish key is sealed at rest and found by its keyed hash.
 
 export type CreateStreamInput = {
@@ -52,41 +52,6 @@ export async function getStreamView(deps: StreamDeps, caller: Caller, id: number
   const [view] = await viewsOf(deps, [row!], caller);
   return view!;
 }
-
-/** GET /api/streams: the caller's own streams, newest first (at most STREAMS_PER_USER). */
-export async function listMyStreams(deps: StreamDeps, actor: StreamActor, urls: PublicUrls) {
-  const rows = await loadStreams(deps, eq(streams.userId, actor.userId), [
-    desc(streams.createdAt),
-    desc(streams.id),
-  ]);
-  return { streams: await viewsOf(deps, rows, { userId: actor.userId, urls }) };
-}
-
-type Page = { limit: number; offset: number };
-
-async function pagedList(deps: StreamDeps, caller: Caller, where: ReturnType<typeof and>, page: Page) {
-  const [total] = await deps.db.select({ n: count() }).from(streams).where(where);
-  const rows = await loadStreams(
-    deps,
-    where,
-    [
-      sql`(${streams.isLive} = ${LIVE.LIVE}) desc`,
-      sql`(${streams.isLive} = ${LIVE.ENCODING}) desc`,
-      sql`${streams.startedAt} desc nulls last`,
-      desc(streams.id),
-    ],
-    page,
-  );
-  return { streams: await viewsOf(deps, rows, caller), total: total?.n ?? 0, ...page };
-}
-
-/** GET /api/streams/public: every public stream (live, encoding and offline), live ones first. */
-export const listPublicStreams = (deps: StreamDeps, caller: Caller, page: Page) =>
-  pagedList(deps, caller, and(eq(streams.isPublic, true)), page);
-
-/** GET /api/streams/live: public streams live now, with viewer counts. */
-export const listLiveStreams = (deps: StreamDeps, caller: Caller, page: Page) =>
-  pagedList(deps, caller, and(eq(streams.isPublic, true), eq(streams.isLive, LIVE.LIVE)), page);
 
 /** A channel name no other channel holds: `stream-<id>`, suffixed if someone took it already. */
 async function freeChannelName(tx: Db, streamId: number) {
