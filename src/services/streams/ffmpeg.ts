@@ -2,10 +2,12 @@ import { spawn } from 'node:child_process';
 
 // One way to run ffmpeg for a short job (a thumbnail): bounded time, bounded output, killed on
 // timeout, never a shell. ENOENT becomes `missing` so callers can fall back when it is absent.
+// At most MAX_JOBS run at once per process, so thumbnails of many streams cannot fork-bomb the
+// host: a job that may wait queues, one that may not (`busy: 'fail'`) fails at once.
 
 export class FfmpegError extends Error {
   constructor(
-    readonly kind: 'missing' | 'timeout' | 'failed' | 'too_large',
+    readonly kind: 'missing' | 'timeout' | 'failed' | 'too_large' | 'busy',
     detail: string,
   ) {
     super(`ffmpeg ${kind}: ${detail}`);
@@ -20,10 +22,33 @@ export type FfmpegJob = {
   input?: Buffer;
   timeoutMs: number;
   maxOutputBytes: number;
+  /** When MAX_JOBS already run: wait for a free slot (default) or fail with `busy`. */
+  busy?: 'wait' | 'fail';
 };
 
+const MAX_JOBS = 4;
+let running = 0;
+const waiting: Array<() => void> = [];
+
 /** Runs ffmpeg and resolves with its stdout; rejects with FfmpegError. */
-export function runFfmpeg(job: FfmpegJob): Promise<Buffer> {
+export async function runFfmpeg(job: FfmpegJob): Promise<Buffer> {
+  if (running >= MAX_JOBS) {
+    if (job.busy === 'fail') throw new FfmpegError('busy', `${MAX_JOBS} jobs running`);
+    // The finishing job hands its slot over: `running` stays as it is.
+    await new Promise<void>((resolve) => waiting.push(resolve));
+  } else {
+    running++;
+  }
+  try {
+    return await runOnce(job);
+  } finally {
+    const next = waiting.shift();
+    if (next) next();
+    else running--;
+  }
+}
+
+function runOnce(job: FfmpegJob): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const child = spawn(job.ffmpegPath, ['-hide_banner', '-loglevel', 'error', '-nostdin', ...job.args], {
       stdio: [job.input ? 'pipe' : 'ignore', 'pipe', 'pipe'],

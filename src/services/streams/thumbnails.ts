@@ -112,6 +112,8 @@ function captureFrame(deps: StreamDeps, stream: StreamRow): Promise<Buffer> {
     ],
     timeoutMs: CAPTURE_TIMEOUT_MS,
     maxOutputBytes: 8 * 1024 * 1024,
+    // A viewer waiting for a live frame gets the static thumbnail instead of a queue.
+    busy: 'fail',
   });
 }
 
