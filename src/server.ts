@@ -25,6 +25,7 @@ import { startMatchSweeper } from './services/match/sweeper';
 import { matchDepsOf } from './services/match/types';
 import { startChatRetention } from './services/retention/chat-messages';
 import { startWebhookRetention } from './services/retention/webhook-logs';
+import { startLiveReconciler } from './services/streams/reconcile';
 import { startWebhookWorker } from './services/webhooks/worker';
 
 export type RunningServer = {
@@ -71,6 +72,13 @@ export async function startServer(env: Env, opts: StartOptions = {}): Promise<Ru
     cleanups.unshift(() => deps.credentialCache.detach());
     await deps.browsers.attach();
     cleanups.unshift(() => deps.browsers.close());
+    await deps.streamLifecycle.start({ bus, db: database.db, log: log.child({ component: 'streams' }) });
+    cleanups.unshift(() => deps.streamLifecycle.stop());
+    const reconciler = startLiveReconciler(
+      { ...deps, db: database.db, log: log.child({ component: 'streams' }) },
+      env.STREAM_RECONCILE_SECONDS,
+    );
+    cleanups.unshift(() => reconciler.stop());
     const expiry = await startSubscriptionExpiry({ db: database.db, log });
     cleanups.unshift(() => expiry.stop());
     const matchSweeper = startMatchSweeper({ deps: matchDepsOf(deps), log });

@@ -9,9 +9,12 @@ import { buildRouteTable } from '../routers/route-table';
 import { docsRouter } from './docs';
 import { browserPageRoute, browserPageRouter } from './handlers/browser-page';
 import { chatUploadRoute, chatUploadRouter } from './handlers/chat-upload';
+import { mediamtxHookRoutes, mediamtxHooksRouter } from './handlers/mediamtx-hooks';
 import { roomScreenRoute, roomScreenRouter } from './handlers/room-screen';
 import { sftpTransferRouter, sftpTransferRoutes } from './handlers/sftp-transfer';
 import { staticUploadsRoute, staticUploadsRouter } from './handlers/static-uploads';
+import { streamPlaybackRouter, streamPlaybackRoutes } from './handlers/stream-playback';
+import { streamThumbnailRouter, streamThumbnailRoutes } from './handlers/stream-thumbnail';
 import { webProxyHandler } from './handlers/web-proxy';
 import { authenticate, rejectFailedAuth } from './middleware/authenticate';
 import { correlation } from './middleware/correlation';
@@ -59,6 +62,10 @@ export function createRestApp({ deps, router, isDraining = () => false }: RestAp
     staticUploadsRoute,
     ...sftpTransferRoutes,
     browserPageRoute,
+
+    ...mediamtxHookRoutes,
+    ...streamPlaybackRoutes,
+    ...streamThumbnailRoutes,
   ]);
 
   app.use(securityHeaders(deps.build.sourceHash));
@@ -100,6 +107,10 @@ export function createRestApp({ deps, router, isDraining = () => false }: RestAp
   app.use(staticUploadsRouter(deps));
   app.use(sftpTransferRouter(deps));
   app.use(browserPageRouter(deps));
+
+  app.use(mediamtxHooksRouter(deps));
+  app.use(streamPlaybackRouter(deps));
+  app.use(streamThumbnailRouter(deps));
   app.use(express.json({ limit: deps.env.MAX_BODY_BYTES, type: ['application/json', 'application/*+json'] }));
   app.use(emptyBodyIsJson);
   app.use(

@@ -187,7 +187,7 @@ describe('figures (cache off)', () => {
     expect(withKey.status).toBe(200);
   });
 
-  it('GET /api/stats needs a sign-in and counts the live-streams and online-users presence sets', async () => {
+  it('GET /api/stats needs a sign-in and counts live public streams and the online-users presence set', async () => {
     const unauthenticated = await api(server, 'GET', '/api/stats');
     expect(unauthenticated.status).toBe(401);
     expect(unauthenticated.body.error).toBe('Authentication required');
@@ -203,7 +203,15 @@ describe('figures (cache off)', () => {
     const bus = server.deps.bus;
     await bus.presenceAdd('online-users', String(user.id), 60_000);
     await bus.presenceAdd('online-users', 'another', 60_000);
-    await bus.presenceAdd('live-streams', 'stream-1', 60_000);
+    const made = async (is_public: boolean) =>
+      (await api(server, 'POST', '/api/streams', { token, body: { title: 'stats', is_public } })).body;
+    const live = async (key: unknown) =>
+      expect(
+        (await api(server, 'POST', '/api/mediamtx/ready', { body: { path: `live/${key}` } })).status,
+      ).toBe(200);
+    await live((await made(true)).stream_key);
+    await live((await made(false)).stream_key); // private streams are not counted
+    await made(true); // nor offline ones
     expect(await read()).toEqual({ live_streams: 1, online_users: 2 });
     await bus.presenceRemove('online-users', 'another');
     expect(await read()).toEqual({ live_streams: 1, online_users: 1 });

@@ -14,7 +14,16 @@ import {
 // A hand-driven clock: the limiter and its store must agree on time, and minute windows aligned to
 // the epoch would otherwise make these tests depend on when they run.
 const MINUTE_START = Date.UTC(2030, 0, 1, 12, 0, 0);
-const LIMITS: Record<RateTier, number> = { LOGIN: 3, AUTH: 5, ADMIN: 2, PUBLIC: 4, BOT: 6, HEALTH: 10 };
+const LIMITS: Record<RateTier, number> = {
+  LOGIN: 3,
+  AUTH: 5,
+  ADMIN: 2,
+  PUBLIC: 4,
+  BOT: 6,
+  HEALTH: 10,
+  MEDIA: 20,
+  HOOK: 30,
+};
 
 let t: number;
 let keys: { key: string; windowMs: number }[];
@@ -46,8 +55,8 @@ async function hitTimes(n: number, hit: () => Promise<RateLimitResult>): Promise
 }
 
 describe('tiers', () => {
-  it('lists the six tiers of API.md §0', () => {
-    expect(RATE_TIERS).toEqual(['LOGIN', 'AUTH', 'ADMIN', 'PUBLIC', 'BOT', 'HEALTH']);
+  it('lists the six tiers of API.md §0, plus MEDIA for playback and HOOK for the media server', () => {
+    expect(RATE_TIERS).toEqual(['LOGIN', 'AUTH', 'ADMIN', 'PUBLIC', 'BOT', 'HEALTH', 'MEDIA', 'HOOK']);
   });
 
   it('allows exactly the limit, then refuses until the window ends', async () => {

@@ -1,3 +1,5 @@
+import { and, count, eq } from 'drizzle-orm';
+import { streams } from '../../db/schema';
 import type { AppDeps } from '../../deps';
 import { type CachedValue, cachedValue } from './cache';
 import {
@@ -41,17 +43,17 @@ export const getBotStatistics = (deps: AppDeps) => cachesFor(deps).bots.get();
 export const getAppStatistics = (deps: AppDeps) => cachesFor(deps).app.get();
 export const getChatStatistics = (deps: AppDeps) => cachesFor(deps).chats.get();
 
-/**
- * Bus presence sets that other features maintain: the /ws/portal hub keeps `online-users`, the
- * streams feature `live-streams`. Cluster-wide with Redis.
- */
-export const PRESENCE_SET = { onlineUsers: 'online-users', liveStreams: 'live-streams' } as const;
+/** Bus presence set the /ws/portal and /ws/chat hubs keep (cluster-wide with Redis). */
+export const PRESENCE_SET = { onlineUsers: 'online-users' } as const;
 
-/** GET /api/stats (seed 002). */
-export async function getLiveStats(deps: Pick<AppDeps, 'bus'>) {
-  const [liveStreams, onlineUsers] = await Promise.all([
-    deps.bus.presenceCount(PRESENCE_SET.liveStreams),
+/** GET /api/stats (seed 002): live public streams (from the database) and users online. */
+export async function getLiveStats(deps: Pick<AppDeps, 'bus' | 'database'>) {
+  const [[live], onlineUsers] = await Promise.all([
+    deps.database.db
+      .select({ n: count() })
+      .from(streams)
+      .where(and(eq(streams.isPublic, true), eq(streams.isLive, 1))),
     deps.bus.presenceCount(PRESENCE_SET.onlineUsers),
   ]);
-  return { live_streams: liveStreams, online_users: onlineUsers };
+  return { live_streams: live?.n ?? 0, online_users: onlineUsers };
 }
