@@ -11,6 +11,7 @@ import { chatUploadRoute, chatUploadRouter } from './handlers/chat-upload';
 import { roomScreenRoute, roomScreenRouter } from './handlers/room-screen';
 import { sftpTransferRouter, sftpTransferRoutes } from './handlers/sftp-transfer';
 import { staticUploadsRoute, staticUploadsRouter } from './handlers/static-uploads';
+import { vodTransferRouter, vodTransferRoutes } from './handlers/vod-transfer';
 import { authenticate, rejectFailedAuth } from './middleware/authenticate';
 import { correlation } from './middleware/correlation';
 import { contractErrorBodies, expressErrorHandler, rememberError } from './middleware/error-body';
@@ -56,6 +57,7 @@ export function createRestApp({ deps, router, isDraining = () => false }: RestAp
     chatUploadRoute,
     staticUploadsRoute,
     ...sftpTransferRoutes,
+    ...vodTransferRoutes,
   ]);
 
   app.use(securityHeaders(deps.build.sourceHash));
@@ -94,6 +96,7 @@ export function createRestApp({ deps, router, isDraining = () => false }: RestAp
   app.use(chatUploadRouter(deps));
   app.use(staticUploadsRouter(deps));
   app.use(sftpTransferRouter(deps));
+  app.use(vodTransferRouter(deps));
   app.use(express.json({ limit: deps.env.MAX_BODY_BYTES, type: ['application/json', 'application/*+json'] }));
   app.use(emptyBodyIsJson);
   app.use(

@@ -20,6 +20,7 @@ import { statisticsRouter, statsRouter } from './stats/router';
 import { createCallerFactory, router } from './trpc';
 import { twoFactorRouter } from './two-factor/router';
 import { usersRouter } from './users/router';
+import { vodRouter } from './vod/router';
 import { voiceRouter } from './voice/router';
 import { hooksRouter, webhooksRouter } from './webhooks/router';
 
@@ -49,6 +50,7 @@ export const appRouter = router({
   dm: dmRouter,
   webhooks: webhooksRouter,
   hooks: hooksRouter,
+  vod: vodRouter,
 });
 
 /** What typed TS clients import: `createTRPCClient<AppRouter>`. */

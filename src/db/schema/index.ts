@@ -10,4 +10,5 @@ export * from './remote-access';
 export * from './rooms';
 export * from './settings';
 export * from './users';
+export * from './vod';
 export * from './webhooks';
