@@ -8,6 +8,7 @@ import type { Database } from './db/client';
 import { type CredentialCache, createCredentialCache } from './services/auth/credential-cache';
 import { createChromiumRuntime } from './services/rooms/browser/chromium';
 import { type BrowserHost, createBrowserHost } from './services/rooms/browser-host';
+import { createStreamLifecycle, type StreamLifecycle } from './services/streams/lifecycle';
 
 /** Long-lived services built once by the composition root and shared by every transport. */
 export type AppDeps = {
@@ -25,6 +26,8 @@ export type AppDeps = {
   browsers: BrowserHost;
   /** Credential lookups kept in memory; active once `attach`ed to the database (server only). */
   credentialCache: CredentialCache;
+  /** Streams going live and offline: relays and VOD recording listen here (services/streams/lifecycle.ts). */
+  streamLifecycle: StreamLifecycle;
 };
 
 /** The one way to assemble AppDeps, for the server and for the CLI's in-process runs. */
@@ -57,6 +60,7 @@ export function createAppDeps(opts: {
         PUBLIC: env.RATE_LIMIT_PUBLIC,
         BOT: env.RATE_LIMIT_BOT,
         HEALTH: env.RATE_LIMIT_HEALTH,
+        MEDIA: env.RATE_LIMIT_MEDIA,
       },
     }),
     secretBox,
@@ -69,6 +73,7 @@ export function createAppDeps(opts: {
       idleSeconds: env.BROWSER_IDLE_SECONDS,
     }),
     credentialCache: createCredentialCache({ ttlSeconds: env.AUTH_CACHE_SECONDS }),
+    streamLifecycle: createStreamLifecycle(),
     build: {
       sourceHash: readSourceHash(env.SOURCE_HASH),
       version: readPackageVersion(),

@@ -53,6 +53,24 @@ const ZEnv = z.object({
   SCREEN_MAX_FPS: int(1, 60).default(15),
   RTMP_PLAIN_ENABLED: bool.default(false),
   MEDIAMTX_URL: optionalText,
+  // Streams (API.md §7, docs/mediamtx.md). MEDIAMTX_URL is MediaMTX's HLS server; its WebRTC server
+  // and RTSP listener default to the same host on MediaMTX's standard ports.
+  MEDIAMTX_WEBRTC_URL: optionalText,
+  MEDIAMTX_RTSP_URL: optionalText,
+  // Required by the media-server hooks when set; unset, they answer loopback callers only.
+  MEDIAMTX_HOOK_SECRET: optionalText.pipe(z.string().min(16, 'must be at least 16 characters').optional()),
+  // Public addresses shown to stream owners and viewers (unset: derived from the request's Host).
+  PUBLIC_URL: optionalText,
+  STREAM_RTMPS_URL: optionalText,
+  STREAM_RTMP_URL: optionalText,
+  FFMPEG_PATH: z.string().min(1).default('ffmpeg'),
+  STREAMS_PER_USER: int(1, 10_000).default(10),
+  // Seed 002: RTMP tokens expire after 15 minutes, with 30 seconds for a reconnect after a drop.
+  RTMP_TOKEN_TTL_SECONDS: int(1, 86_400).default(900),
+  RTMP_TOKEN_GRACE_SECONDS: int(0, 3600).default(30),
+  // Seed 002: dynamic thumbnails are cached 15 s; uploaded ones are at most 2 MB.
+  THUMBNAIL_CACHE_SECONDS: int(0, 3600).default(15),
+  THUMBNAIL_MAX_BYTES: int(1024, 64 * 1024 * 1024).default(2 * 1024 * 1024),
   // Overrides the commit reported in X-Source-Hash (for builds without a .git folder).
   SOURCE_HASH: optionalText,
 
@@ -76,6 +94,9 @@ const ZEnv = z.object({
   RATE_LIMIT_PUBLIC: int(1, 100_000_000).default(120),
   RATE_LIMIT_BOT: int(1, 100_000_000).default(600),
   RATE_LIMIT_HEALTH: int(1, 100_000_000).default(1200),
+  // Playback (HLS playlists and segments, WHEP) and media-server hooks: a player polls far more
+  // often than a person clicks, so they get a tier of their own.
+  RATE_LIMIT_MEDIA: int(1, 100_000_000).default(6000),
 
   // One-time login codes (API.md §1, seed 001).
   OTP_CODE_TTL_SECONDS: int(30, 3600).default(300),

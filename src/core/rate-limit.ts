@@ -6,7 +6,7 @@ import type { CounterStore } from './bus/types';
 // window lets twice the limit through across a boundary). Counters live in the Bus's
 // CounterStore, so limits are per process on one node and cluster-wide with Redis.
 
-export const RATE_TIERS = ['LOGIN', 'AUTH', 'ADMIN', 'PUBLIC', 'BOT', 'HEALTH'] as const;
+export const RATE_TIERS = ['LOGIN', 'AUTH', 'ADMIN', 'PUBLIC', 'BOT', 'HEALTH', 'MEDIA'] as const;
 export type RateTier = (typeof RATE_TIERS)[number];
 
 export type RateLimitResult = {

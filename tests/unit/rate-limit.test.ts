@@ -14,7 +14,15 @@ import {
 // A hand-driven clock: the limiter and its store must agree on time, and minute windows aligned to
 // the epoch would otherwise make these tests depend on when they run.
 const MINUTE_START = Date.UTC(2030, 0, 1, 12, 0, 0);
-const LIMITS: Record<RateTier, number> = { LOGIN: 3, AUTH: 5, ADMIN: 2, PUBLIC: 4, BOT: 6, HEALTH: 10 };
+const LIMITS: Record<RateTier, number> = {
+  LOGIN: 3,
+  AUTH: 5,
+  ADMIN: 2,
+  PUBLIC: 4,
+  BOT: 6,
+  HEALTH: 10,
+  MEDIA: 20,
+};
 
 let t: number;
 let keys: { key: string; windowMs: number }[];

@@ -9,6 +9,7 @@ export * from './notifications';
 export * from './remote-access';
 export * from './rooms';
 export * from './settings';
+export * from './streams';
 export * from './users';
 export * from './vod';
 export * from './webhooks';

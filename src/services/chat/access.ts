@@ -2,6 +2,7 @@ import { and, eq } from 'drizzle-orm';
 import { AppError } from '../../core/errors';
 import type { Db } from '../../db/client';
 import { channelMembers, channels, users } from '../../db/schema';
+import { isBannedFromStreamChannel } from '../streams/chat-bans';
 import { effectiveState, LEVEL, STATE } from '../users/policy';
 import type { ChannelRole, ChannelRow, ChatActor, PayloadRole } from './types';
 
@@ -17,6 +18,8 @@ export type ChannelAccess = {
   /** A channel moderator there, or Admin+. */
   isModerator: boolean;
   isAdmin: boolean;
+  /** Banned from the stream that owns this channel (API.md §7): no reading, no writing. */
+  banned: boolean;
 };
 
 export const isAdmin = (actor: { level: number }) => actor.level >= LEVEL.ADMIN;
@@ -30,12 +33,15 @@ export async function accessOf(db: Db, channel: ChannelRow, actor: ChatActor): P
     .where(and(eq(channelMembers.channelId, channel.id), eq(channelMembers.userId, actor.userId)));
   const role = (member?.role as ChannelRole | undefined) ?? null;
   const admin = isAdmin(actor);
+  const banned =
+    channel.isStreamChannel && !admin && (await isBannedFromStreamChannel(db, channel.id, actor.userId));
   return {
     channel,
     role,
-    canRead: channel.visibility === 'public' || role !== null || admin,
-    isModerator: role === 'moderator' || admin,
+    canRead: !banned && (channel.visibility === 'public' || role !== null || admin),
+    isModerator: !banned && (role === 'moderator' || admin),
     isAdmin: admin,
+    banned,
   };
 }
 
@@ -45,6 +51,7 @@ export async function readableChannel(db: Db, ref: { id: number } | { name: stri
   const [channel] = await db.select().from(channels).where(where);
   if (!channel) throw notFound();
   const access = await accessOf(db, channel, actor);
+  if (access.banned) throw new AppError('FORBIDDEN', "You are banned from this stream's chat");
   if (!access.canRead) throw notFound();
   return access;
 }

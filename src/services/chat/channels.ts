@@ -117,7 +117,11 @@ export async function createChannel(
   const visibility = input.visibility ?? (isAdmin(actor) ? 'public' : 'private');
   if (visibility === 'public' && !isAdmin(actor))
     throw new AppError('FORBIDDEN', 'Only admins can create public channels');
-  const [made] = await db.select({ n: count() }).from(channels).where(eq(channels.createdBy, actor.userId));
+  // Stream channels come with streams and count against the stream limit instead.
+  const [made] = await db
+    .select({ n: count() })
+    .from(channels)
+    .where(and(eq(channels.createdBy, actor.userId), eq(channels.isStreamChannel, false)));
   if ((made?.n ?? 0) >= CHAT_LIMITS.CHANNELS_PER_USER)
     throw new AppError('FORBIDDEN', `You can create at most ${CHAT_LIMITS.CHANNELS_PER_USER} channels`);
   await assertNameFree(deps, input.name);
@@ -145,6 +149,8 @@ export async function updateChannel(deps: ChatDeps, actor: ChatActor, id: number
   const access = await readableChannel(db, { id }, actor);
   if (!access.isModerator) throw new AppError('FORBIDDEN');
   const before = access.channel;
+  if (before.isStreamChannel && patch.visibility !== undefined && patch.visibility !== before.visibility)
+    throw new AppError('BAD_REQUEST', "A stream channel follows its stream's visibility");
   if (patch.visibility === 'public' && before.visibility !== 'public' && !access.isAdmin)
     throw new AppError('FORBIDDEN', 'Only admins can make a channel public');
   if (patch.visibility === 'private' && before.isDefault)
@@ -188,6 +194,11 @@ export async function deleteChannel(deps: ChatDeps, actor: ChatActor, id: number
   const channel = access.channel;
   if (!access.isAdmin && channel.createdBy !== actor.userId) throw new AppError('FORBIDDEN');
   if (channel.isDefault) throw new AppError('BAD_REQUEST', 'The default channel cannot be deleted');
+  if (channel.isStreamChannel)
+    throw new AppError(
+      'BAD_REQUEST',
+      'A stream channel is deleted with its stream (DELETE /api/streams/{id})',
+    );
   await db.delete(channels).where(eq(channels.id, id));
   await audit(deps, actor, 'channel.delete', id, { name: channel.name });
   await publishChatEvent(deps, {

@@ -1,6 +1,20 @@
-import { and, arrayContains, desc, eq, gt, inArray, isNotNull, lt, or, type SQL, sql } from 'drizzle-orm';
+import {
+  and,
+  arrayContains,
+  desc,
+  eq,
+  gt,
+  inArray,
+  isNotNull,
+  lt,
+  not,
+  or,
+  type SQL,
+  sql,
+} from 'drizzle-orm';
 import type { Db } from '../../db/client';
 import { channelMembers, channels, chatMessages, users } from '../../db/schema';
+import { bannedFromStreamChannel } from '../streams/chat-bans';
 import { authorNotBlockedBy } from '../users/blocks';
 import { LEVEL } from '../users/policy';
 import { type Candidate, SEARCH_LIMITS, type SearchCaller, type SearchDeps, type SearchQuery } from './types';
@@ -26,6 +40,7 @@ async function readableChannels(db: Db, caller: SearchCaller, channelId?: number
       and(
         channelId === undefined ? undefined : eq(channels.id, channelId),
         isAdmin ? undefined : or(eq(channels.visibility, 'public'), isNotNull(channelMembers.userId)),
+        isAdmin ? undefined : not(bannedFromStreamChannel(db, channels.id, caller.userId)),
       ),
     );
   // Moderator+ of API.md §0: a moderator of that channel, or any Admin/Owner.
