@@ -1,6 +1,7 @@
 import { sql } from 'drizzle-orm';
-import { check, integer, pgTable, text } from 'drizzle-orm/pg-core';
+import { boolean, check, index, integer, pgTable, serial, text } from 'drizzle-orm/pg-core';
 import { ts } from './columns';
+import { streams } from './streams';
 import { users } from './users';
 
 /**
@@ -33,4 +34,32 @@ export const vodStorage = pgTable(
     check('vod_storage_auth_method', sql`${t.authMethod} in ('password', 'key')`),
     check('vod_storage_port', sql`${t.port} between 1 and 65535`),
   ],
+);
+
+/**
+ * Where a stream is relayed while it is live (seed 002 "Stream Relays"), at most 10 per stream.
+ * The ingest URL and the destination's stream key are sealed with the SecretBox; reads show
+ * `has_stream_key`. `status`/`last_error` are the supervised ffmpeg's, written by the node that
+ * runs it, so the owner sees them from any node.
+ */
+export const streamRelays = pgTable(
+  'stream_relays',
+  {
+    id: serial('id').primaryKey(),
+    streamId: integer('stream_id')
+      .notNull()
+      .references(() => streams.id, { onDelete: 'cascade' }),
+    platform: text('platform').notNull(),
+    name: text('name').notNull(),
+    rtmpUrl: text('rtmp_url').notNull(),
+    streamKey: text('stream_key'),
+    enabled: boolean('enabled').notNull().default(true),
+    /** `idle`, `starting`, `running` or `retrying`. */
+    status: text('status').notNull().default('idle'),
+    lastError: text('last_error'),
+    statusAt: ts('status_at'),
+    createdAt: ts('created_at').notNull().defaultNow(),
+    updatedAt: ts('updated_at').notNull().defaultNow(),
+  },
+  (t) => [index('stream_relays_stream_idx').on(t.streamId)],
 );
