@@ -49,11 +49,13 @@ const DEFAULT_BACKOFF = { initialMs: 1000, maxMs: 60_000, resetAfterMs: 30_000 }
 export function redact(text: string, secrets: readonly string[]): string {
   let out = text;
   for (const secret of secrets) if (secret.length >= 4) out = out.split(secret).join('***');
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: control bytes are dropped
-  return out
-    .replace(/[\u0000-\u001f\u007f]/g, ' ')
-    .trim()
-    .slice(0, 500);
+  return (
+    out
+      // biome-ignore lint/suspicious/noControlCharactersInRegex: control bytes are dropped
+      .replace(/[\u0000-\u001f\u007f]/g, ' ')
+      .trim()
+      .slice(0, 500)
+  );
 }
 
 type Entry = {
