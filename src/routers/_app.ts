@@ -10,6 +10,7 @@ import { keysRouter } from './keys/router';
 import { linkPreviewRouter } from './link-preview/router';
 import { matchRouter } from './match/router';
 import { notificationsRouter } from './notifications/router';
+import { relaysRouter } from './relays/router';
 import { roomsRouter } from './rooms/router';
 import { searchRouter } from './search/router';
 import { servicesRouter } from './services/router';
@@ -51,6 +52,7 @@ export const appRouter = router({
   webhooks: webhooksRouter,
   hooks: hooksRouter,
   vod: vodRouter,
+  relays: relaysRouter,
 });
 
 /** What typed TS clients import: `createTRPCClient<AppRouter>`. */
