@@ -8,9 +8,12 @@ import { createExpressContext } from '../routers/context';
 import { buildRouteTable } from '../routers/route-table';
 import { docsRouter } from './docs';
 import { chatUploadRoute, chatUploadRouter } from './handlers/chat-upload';
+import { mediamtxHookRoutes, mediamtxHooksRouter } from './handlers/mediamtx-hooks';
 import { roomScreenRoute, roomScreenRouter } from './handlers/room-screen';
 import { sftpTransferRouter, sftpTransferRoutes } from './handlers/sftp-transfer';
 import { staticUploadsRoute, staticUploadsRouter } from './handlers/static-uploads';
+import { streamPlaybackRouter, streamPlaybackRoutes } from './handlers/stream-playback';
+import { streamThumbnailRouter, streamThumbnailRoutes } from './handlers/stream-thumbnail';
 import { vodTransferRouter, vodTransferRoutes } from './handlers/vod-transfer';
 import { authenticate, rejectFailedAuth } from './middleware/authenticate';
 import { correlation } from './middleware/correlation';
@@ -58,6 +61,9 @@ export function createRestApp({ deps, router, isDraining = () => false }: RestAp
     staticUploadsRoute,
     ...sftpTransferRoutes,
     ...vodTransferRoutes,
+    ...mediamtxHookRoutes,
+    ...streamPlaybackRoutes,
+    ...streamThumbnailRoutes,
   ]);
 
   app.use(securityHeaders(deps.build.sourceHash));
@@ -97,6 +103,9 @@ export function createRestApp({ deps, router, isDraining = () => false }: RestAp
   app.use(staticUploadsRouter(deps));
   app.use(sftpTransferRouter(deps));
   app.use(vodTransferRouter(deps));
+  app.use(mediamtxHooksRouter(deps));
+  app.use(streamPlaybackRouter(deps));
+  app.use(streamThumbnailRouter(deps));
   app.use(express.json({ limit: deps.env.MAX_BODY_BYTES, type: ['application/json', 'application/*+json'] }));
   app.use(emptyBodyIsJson);
   app.use(

@@ -18,6 +18,7 @@ import { sessionsRouter } from './sessions/router';
 import { sftpRouter } from './sftp/router';
 import { sshKeysRouter } from './ssh-keys/router';
 import { statisticsRouter, statsRouter } from './stats/router';
+import { streamsRouter } from './streams/router';
 import { createCallerFactory, router } from './trpc';
 import { twoFactorRouter } from './two-factor/router';
 import { usersRouter } from './users/router';
@@ -53,6 +54,7 @@ export const appRouter = router({
   hooks: hooksRouter,
   vod: vodRouter,
   relays: relaysRouter,
+  streams: streamsRouter,
 });
 
 /** What typed TS clients import: `createTRPCClient<AppRouter>`. */

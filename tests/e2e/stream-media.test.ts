@@ -1,329 +1,377 @@
 import { spawnSync } from 'node:child_process';
-import fs from 'node:fs';
-import { join } from 'node:path';
-import { eq } from 'drizzle-orm';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { streams } from '../../src/db/schema';
-import { readPidRecords } from '../../src/services/processes/pid-records';
-import { markStreamNotReady, markStreamReady } from '../../src/services/streams/live-state';
-import { createStream } from '../../src/services/streams/streams';
-import type { StreamDeps } from '../../src/services/streams/types';
-import { dumpAllTables } from '../helpers/database';
-import { makeTempDir, removeDir } from '../helpers/env';
-import { eventually } from '../helpers/eventually';
-import { api, makeUser, signIn } from '../helpers/identity';
-import {
-  FFMPEG,
-  ffmpegMissing,
-  type HlsOrigin,
-  type RtmpSink,
-  startHlsOrigin,
-  startRtmpSink,
-} from '../helpers/media';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { internalAuthorization } from '../../src/services/streams/mediamtx';
+import { type Receiver, receiverSkipReason, startReceiver } from '../helpers/https-receiver';
+import { api } from '../helpers/identity';
+import { FFMPEG, ffmpegSkipReason, type MediaOrigin, startMediaOrigin } from '../helpers/media-origin';
+import { closePortalClients, openPortal, portalUrl, waitFor } from '../helpers/portal-client';
+import { type Json, ok, refused, roomKit } from '../helpers/rooms';
 import { NO_REQUEST_LIMITS, startTestServer, type TestServer } from '../helpers/server';
-import { newKeyPair, type SshTestServer, startSshServer } from '../helpers/ssh-server';
+import { HOOK_SECRET, livePath, makeStream, mediamtx } from '../helpers/streams';
 
-// Relays and VOD recording end to end with real peers: an ffmpeg test stream served as HLS stands
-// in for MediaMTX, an ffmpeg RTMP server is the relay destination, an ssh2 SFTP server is the VOD
-// storage. Go live → is_live 1 → the destination receives data → chunks appear on SFTP → the
-// stream ends → is_live 2 → 0 with every chunk offloaded; plus the relay API's rejections.
+// Streams with real media: ffmpeg encodes a test picture to HLS, served by a stand-in for
+// MediaMTX's HLS and WebRTC servers (tests/helpers/media-origin.ts). Going live notifies followers
+// over /ws/portal and reaches a real HTTPS webhook receiver; the HLS playlist and its segments
+// come through Portal's proxy (with Portal's own MediaMTX credentials, never the publish key);
+// thumbnails are JPEGs taken by ffmpeg from the live stream, or the uploaded one.
 
-const missing = ffmpegMissing();
-if (missing) console.warn(missing);
-
-const SSH_USER = 'vods';
-const SSH_PASSWORD = 'stream-media-sftp-pw';
-const RELAY_KEY = 'relay-dest-key';
+const skipReason = ffmpegSkipReason() ?? receiverSkipReason();
+if (skipReason) console.warn(`Skipping the stream media tests: ${skipReason}`);
 
 let server: TestServer;
-let origin: HlsOrigin;
-let sink: RtmpSink;
-let ssh: SshTestServer;
-let work: string;
-let sftpRoot: string;
-let token: string;
-let userId: number;
-let username: string;
+let origin: MediaOrigin;
+let receiver: Receiver;
+const { person } = roomKit(() => server);
+const hooks = mediamtx(() => server);
 
-const streamDeps = (): StreamDeps => ({ ...server.deps, db: server.deps.database.db });
-const urls = {
-  base: 'http://portal.test',
-  rtmps: 'rtmps://portal.test:1936/live',
-  rtmp: 'rtmp://portal.test:1935/live',
-};
+beforeAll(async () => {
+  if (skipReason) return;
+  origin = await startMediaOrigin();
+  receiver = await startReceiver();
+  server = await startTestServer({
+    env: {
+      ...NO_REQUEST_LIMITS,
+      MEDIAMTX_URL: origin.url,
+      MEDIAMTX_WEBRTC_URL: origin.url,
+      MEDIAMTX_HOOK_SECRET: HOOK_SECRET,
+      FFMPEG_PATH: FFMPEG,
+      WEBHOOK_TEST_CA_FILE: receiver.caFile,
+      WEBHOOK_TEST_ALLOW_LOOPBACK: 'true',
+      WEBHOOK_POLL_INTERVAL_MS: '200',
+    },
+  });
+});
+afterAll(async () => {
+  await server?.close();
+  await origin?.close();
+  await receiver?.close();
+});
+afterEach(async () => {
+  await closePortalClients();
+});
 
-async function newStream(title: string, owner = { userId, username }) {
-  const view = (await createStream(streamDeps(), { ...owner, level: 0 }, { title }, urls)) as unknown as {
-    id: number;
-    stream_key: string;
-  };
-  return { id: view.id, key: view.stream_key, path: `live/${view.stream_key}` };
+const get = (path: string, headers: Record<string, string> = {}) =>
+  fetch(`${server.url}${path}`, { headers });
+const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+const isJpeg = (b: Buffer) => b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff;
+
+/** A stream that is live on the stand-in: ffmpeg publishing, MediaMTX's auth and ready hook done. */
+async function goLive(s: Json) {
+  const path = livePath(s.stream_key);
+  await origin.publish(path);
+  await ok(hooks.auth({ action: 'publish', path }));
+  expect(await ok(hooks.ready(path))).toMatchObject({ stream_id: s.id, is_live: 1 });
+  return path;
 }
 
-const isLive = async (id: number) =>
-  (await server.deps.database.db.select({ v: streams.isLive }).from(streams).where(eq(streams.id, id)))[0]?.v;
-
-function remoteChunks(title: string) {
-  const base = join(sftpRoot, 'vods', title);
-  if (!fs.existsSync(base)) return [];
-  return fs
-    .readdirSync(base)
-    .flatMap((session) =>
-      fs.readdirSync(join(base, session)).map((name) => ({ session, name, path: join(base, session, name) })),
-    );
+async function endLive(path: string) {
+  await origin.unpublish(path);
+  return ok(hooks.notReady(path));
 }
 
-describe.skipIf(missing !== null)('stream relays and VOD recording (real ffmpeg)', () => {
-  beforeAll(async () => {
-    work = makeTempDir('portal-media-');
-    fs.mkdirSync(join(work, 'hls'));
-    origin = await startHlsOrigin(join(work, 'hls'));
-    sink = await startRtmpSink(join(work, 'relayed.flv'), RELAY_KEY);
-    sftpRoot = join(work, 'sftp');
-    fs.mkdirSync(join(sftpRoot, 'vods'), { recursive: true });
-    ssh = await startSshServer({
-      root: sftpRoot,
-      username: SSH_USER,
-      password: SSH_PASSWORD,
-      publicKey: newKeyPair().public,
-    });
-    server = await startTestServer({
-      env: {
-        ...NO_REQUEST_LIMITS,
-        MEDIAMTX_URL: origin.url,
-        MEDIA_READ_PROTOCOL: 'hls',
-        VOD_CHUNK_SECONDS: '2',
-        RELAY_ALLOW_PRIVATE: 'true',
-        FFMPEG_PATH: FFMPEG,
-      },
-    });
-    const made = await makeUser(server);
-    userId = made.user.id;
-    username = made.username;
-    token = await signIn(server, made.username, made.password);
-    const put = await api(server, 'PUT', '/api/vod/storage', {
-      token,
-      body: {
-        host: '127.0.0.1',
-        port: ssh.port,
-        username: SSH_USER,
-        password: SSH_PASSWORD,
-        remote_path: '/vods',
-      },
-    });
-    expect(put.status).toBe(200);
-    // The origin has a playlist before anyone reads it.
-    await eventually(
-      () => (fs.existsSync(join(work, 'hls', 'index.m3u8')) ? true : undefined),
-      'HLS playlist',
+describe.skipIf(skipReason !== undefined)('a live stream', () => {
+  it('notifies, plays HLS through the proxy, takes JPEG thumbnails, and ends', async () => {
+    const alice = await person();
+    const bob = await person();
+    const admin = await person(2);
+    const hookPath = '/stream-events';
+    await ok(
+      api(server, 'POST', '/api/webhooks', {
+        token: admin.token,
+        body: {
+          name: 'streams',
+          type: 'outgoing',
+          url: receiver.url(hookPath),
+          events: ['stream.live', 'stream.offline'],
+        },
+      }),
     );
-  });
+    const s = await makeStream(server, alice, { title: 'Live test' });
+    await ok(api(server, 'POST', `/api/streams/${s.id}/follow`, { token: bob.token }));
+    const bobSocket = await openPortal(portalUrl(server, bob.token));
+    const aliceSocket = await openPortal(portalUrl(server, alice.token));
 
-  afterAll(async () => {
-    await server?.close();
-    await sink?.close();
-    await origin?.close();
-    await ssh?.close();
-    if (work) removeDir(work);
-  });
+    const path = await goLive(s);
+    for (const socket of [bobSocket, aliceSocket]) {
+      const frame = await socket.nextOf('notification');
+      expect(frame.notification).toMatchObject({
+        type: 'stream_live',
+        title: 'Stream Live',
+        message: `${alice.username} started streaming`,
+        data: { stream_id: s.id, playback_key: s.playback_key },
+      });
+      expect(JSON.stringify(frame)).not.toContain(s.stream_key);
+    }
+    const listed = await ok(api(server, 'GET', '/notifications', { token: bob.token }));
+    expect((listed.notifications as Json[])[0]).toMatchObject({ type: 'stream_live', is_read: false });
+    expect((await ok(api(server, 'GET', `/api/streams/${s.id}`, { token: bob.token }))).is_live).toBe(1);
 
-  it('relays while live, records chunks to SFTP, and holds is_live at 2 until every chunk is offloaded', {
-    timeout: 180_000,
-  }, async () => {
-    const stream = await newStream('Media Test');
-    const relay = await api(server, 'POST', `/api/streams/${stream.id}/relays`, {
-      token,
-      body: { platform: 'custom', name: 'Sink', rtmp_url: sink.url, stream_key: RELAY_KEY },
-    });
-    expect(relay.status).toBe(200);
-    expect(relay.body).toMatchObject({
-      platform: 'custom',
-      has_stream_key: true,
-      enabled: true,
-      status: 'idle',
-    });
-    expect(JSON.stringify(relay.body)).not.toContain(RELAY_KEY);
-    const disabled = await api(server, 'POST', `/api/streams/${stream.id}/relays`, {
-      token,
-      body: {
-        platform: 'twitch',
-        name: 'Off',
-        rtmp_url: 'rtmp://127.0.0.1:1/app',
-        stream_key: 'k',
-        enabled: false,
-      },
-    });
-    expect(disabled.status).toBe(200);
-
-    expect((await markStreamReady(streamDeps(), stream.path)).is_live).toBe(1);
-    expect(await isLive(stream.id)).toBe(1);
-
-    // The destination receives the stream, and the owner sees the relay running.
-    await eventually(() => (sink.bytes() > 10_000 ? true : undefined), 'relayed bytes at the RTMP sink');
-    await eventually(async () => {
-      const list = await api(server, 'GET', `/api/streams/${stream.id}/relays`, { token });
-      const [first, second] = list.body.relays as Array<{ status: string }>;
-      return first?.status === 'running' && second?.status === 'idle' ? true : undefined;
-    }, 'relay status running');
-
-    // Finished chunks reach the storage in the seed's layout while the stream is still live.
-    const first = await eventually(() => {
-      const found = remoteChunks('Media Test').filter((c) => /^chunk_\d{3}\.mkv$/.test(c.name));
-      return found.length >= 2 ? found : undefined;
-    }, 'two chunks on SFTP');
-    expect(first[0]?.session).toMatch(/^\d{4}-\d{2}-\d{2}_\d{2}-\d{2}-\d{2}$/);
-    expect(await isLive(stream.id)).toBe(1);
-    const listed = await api(server, 'GET', '/api/vod/files?sort=name&order=asc', { token });
-    expect((listed.body.files as Array<{ name: string }>)[0]?.name).toMatch(
-      /^Media Test\/\d{4}-\d{2}-\d{2}_\d{2}-\d{2}-\d{2}\/chunk_000\.mkv$/,
+    // HLS through the proxy, no credentials needed for a public stream.
+    const playlist = await get(`/api/stream/${s.playback_key}/hls/index.m3u8`);
+    expect(playlist.status).toBe(200);
+    expect(playlist.headers.get('content-type')).toBe('application/vnd.apple.mpegurl');
+    const text = await playlist.text();
+    expect(text.startsWith('#EXTM3U')).toBe(true);
+    expect(text).not.toContain(s.stream_key);
+    const segment = text.split('\n').find((l) => l.endsWith('.ts'))!;
+    const seg = await get(`/api/stream/${s.playback_key}/hls/${segment}`);
+    expect(seg.status).toBe(200);
+    const bytes = Buffer.from(await seg.arrayBuffer());
+    expect(bytes.length).toBe(Number(seg.headers.get('content-length')));
+    expect(bytes[0]).toBe(0x47); // MPEG-TS sync byte
+    // Portal asked MediaMTX as its own user, on the publish-key path the viewer never saw.
+    const upstream = origin.requests.filter((r) => r.path === `/${path}/index.m3u8`);
+    expect(upstream.length).toBeGreaterThan(0);
+    expect(upstream.every((r) => r.authorization === internalAuthorization(server.deps.secretKey))).toBe(
+      true,
+    );
+    // The viewer counts.
+    await waitFor(
+      async () =>
+        ((await ok(api(server, 'GET', `/api/streams/${s.id}`, { token: bob.token })))
+          .viewer_count as number) >= 1,
+      'a viewer counted',
     );
 
-    // The end: encoding (2) while the last chunk is written and offloaded, then offline (0).
-    expect((await markStreamNotReady(streamDeps(), stream.path)).is_live).toBe(2);
-    await eventually(async () => ((await isLive(stream.id)) === 0 ? true : undefined), 'is_live 0');
-
-    const chunks = remoteChunks('Media Test');
-    expect(chunks.every((c) => /^chunk_\d{3}\.mkv$/.test(c.name))).toBe(true);
-    const indexes = chunks.map((c) => Number(c.name.slice(6, 9))).sort((a, b) => a - b);
-    expect(indexes).toEqual(indexes.map((_, i) => i));
-    expect(indexes.length).toBeGreaterThanOrEqual(2);
-    // Every chunk is a readable Matroska file.
-    for (const c of chunks) {
-      const head = fs.readFileSync(c.path).subarray(0, 4);
-      expect(head.equals(Buffer.from([0x1a, 0x45, 0xdf, 0xa3])), c.name).toBe(true);
-      const probe = spawnSync(FFMPEG, ['-v', 'error', '-i', c.path, '-f', 'null', '-'], { encoding: 'utf8' });
-      expect(probe.status, `${c.name}: ${probe.stderr}`).toBe(0);
-    }
-    // Nothing left locally, no process left running, the relay back to idle.
-    expect(fs.readdirSync(join(server.dataDir, 'vod'))).toEqual([]);
-    await eventually(() =>
-      readPidRecords(join(server.dataDir, 'processes')).length === 0 ? true : undefined,
-    );
-    await eventually(async () => {
-      const list = await api(server, 'GET', `/api/streams/${stream.id}/relays`, { token });
-      return (list.body.relays as Array<{ status: string }>).every((r) => r.status === 'idle')
-        ? true
-        : undefined;
-    }, 'relays idle');
-  });
-
-  it('restarts a killed relay process, and stops a relay deleted while live', {
-    timeout: 180_000,
-  }, async () => {
-    const stream = await newStream('Relay Restart');
-    // `ffmpeg -listen 1` takes one publisher: a fresh sink for this test.
-    await sink.close();
-    sink = await startRtmpSink(join(work, 'relayed-2.flv'), RELAY_KEY);
-    const relay = await api(server, 'POST', `/api/streams/${stream.id}/relays`, {
-      token,
-      body: { platform: 'custom', name: 'Sink', rtmp_url: sink.url, stream_key: RELAY_KEY },
-    });
-    await markStreamReady(streamDeps(), stream.path);
-    const registry = join(server.dataDir, 'processes');
-    const relayPid = () => readPidRecords(registry).find((r) => r.meta.kind === 'relay')?.pid;
-    const firstPid = await eventually(relayPid, 'relay process');
-    process.kill(firstPid, 'SIGKILL');
-    const secondPid = await eventually(() => {
-      const pid = relayPid();
-      return pid && pid !== firstPid ? pid : undefined;
-    }, 'restarted relay');
-    const restarted = await eventually(async () => {
-      const list = await api(server, 'GET', `/api/streams/${stream.id}/relays`, { token });
-      const r = (list.body.relays as Array<{ status: string; last_error: string | null }>)[0];
-      return r?.status === 'running' && r.last_error ? r : undefined;
-    }, 'relay running again with the last error shown');
-    expect(restarted.last_error).toBeTruthy();
-    expect(restarted.last_error).not.toContain(RELAY_KEY);
-
-    const del = await api(server, 'DELETE', `/api/streams/${stream.id}/relays/${relay.body.id}`, { token });
-    expect(del.body).toEqual({ success: true });
-    await eventually(() => (relayPid() === undefined ? true : undefined), 'relay process stopped');
-    expect(() => process.kill(secondPid, 0)).toThrow();
-    await markStreamNotReady(streamDeps(), stream.path);
-    await eventually(async () => ((await isLive(stream.id)) === 0 ? true : undefined), 'is_live 0');
-  });
-
-  it('refuses an 11th relay, non-RTMP URLs, bad input and other users', async () => {
-    const stream = await newStream('Relay Limits');
-    const body = (i: number) => ({
-      platform: 'custom',
-      name: `R${i}`,
-      rtmp_url: 'rtmps://relay.example/app',
-      stream_key: `key-${i}`,
-    });
-    for (let i = 0; i < 10; i++) {
-      const res = await api(server, 'POST', `/api/streams/${stream.id}/relays`, { token, body: body(i) });
-      expect(res.status, `relay ${i}`).toBe(200);
-    }
-    const eleventh = await api(server, 'POST', `/api/streams/${stream.id}/relays`, { token, body: body(10) });
-    expect(eleventh.status).toBe(403);
-    expect(eleventh.body.error).toBe('A stream can have at most 10 relays');
-
-    const other = await newStream('Relay Rules');
-    const bad: Array<[Record<string, unknown>, string]> = [
-      [
-        { ...body(0), rtmp_url: 'http://relay.example/app' },
-        'rtmp_url must start with rtmp:// or rtmps:// and name a host',
-      ],
-      [{ ...body(0), rtmp_url: 'rtmp://' }, 'rtmp_url must start with rtmp:// or rtmps:// and name a host'],
-      [{ ...body(0), platform: 'myspace' }, 'platform must be one of twitch, youtube, kick, portal, custom'],
-      [{ ...body(0), stream_key: undefined }, 'stream_key is required'],
-      [{ ...body(0), name: '' }, 'name is required'],
-      [{ ...body(0), name: 'x'.repeat(51) }, 'name must be at most 50 characters'],
-    ];
-    for (const [b, error] of bad) {
-      const res = await api(server, 'POST', `/api/streams/${other.id}/relays`, { token, body: b });
-      expect(res.status, error).toBe(400);
-      expect(res.body.error).toBe(error);
-    }
-    const created = await api(server, 'POST', `/api/streams/${other.id}/relays`, { token, body: body(1) });
-    const relayId = created.body.id as number;
-    const upd = await api(server, 'PUT', `/api/streams/${other.id}/relays/${relayId}`, {
-      token,
-      body: { rtmp_url: 'ftp://x/y' },
-    });
-    expect(upd.status).toBe(400);
-    const renamed = await api(server, 'PUT', `/api/streams/${other.id}/relays/${relayId}`, {
-      token,
-      body: { name: 'Renamed', enabled: false },
-    });
-    expect(renamed.body).toMatchObject({
-      name: 'Renamed',
-      enabled: false,
-      has_stream_key: true,
-      rtmp_url: 'rtmps://relay.example/app',
-    });
-
-    // Someone else: their streams and relays do not exist for them.
-    const stranger = await makeUser(server);
-    const strangerToken = await signIn(server, stranger.username, stranger.password);
-    for (const [method, path, b] of [
-      ['GET', `/api/streams/${other.id}/relays`],
-      ['POST', `/api/streams/${other.id}/relays`, body(2)],
-      ['PUT', `/api/streams/${other.id}/relays/${relayId}`, { name: 'x' }],
-      ['DELETE', `/api/streams/${other.id}/relays/${relayId}`],
-    ] as const) {
-      const res = await api(server, method, path, { token: strangerToken, ...(b && { body: b }) });
-      expect(res.status, `${method} ${path}`).toBe(404);
-    }
-    // A relay id of another stream of the owner is 404 too.
+    // The dynamic thumbnail: a JPEG from the live stream, cached (the second answer is the same picture).
+    const thumb = await get(`/api/stream/${s.playback_key}/thumbnail.jpg`);
+    expect(thumb.status).toBe(200);
+    expect(thumb.headers.get('content-type')).toBe('image/jpeg');
+    expect(thumb.headers.get('cache-control')).toBe('public, max-age=15');
+    const jpeg = Buffer.from(await thumb.arrayBuffer());
+    expect(isJpeg(jpeg)).toBe(true);
+    const again = Buffer.from(await (await get(`/api/stream/${s.playback_key}/thumbnail.jpg`)).arrayBuffer());
+    expect(again.equals(jpeg)).toBe(true);
+    // The publish key works as the key of the thumbnail URL too (seed 002).
     expect(
-      (await api(server, 'DELETE', `/api/streams/${stream.id}/relays/${relayId}`, { token })).status,
-    ).toBe(404);
+      isJpeg(Buffer.from(await (await get(`/api/stream/${s.stream_key}/thumbnail.jpg`)).arrayBuffer())),
+    ).toBe(true);
 
-    const platforms = await api(server, 'GET', '/api/relay-platforms', { token });
-    expect(platforms.body.platforms).toContainEqual({
-      id: 'twitch',
-      name: 'Twitch',
-      default_url: 'rtmp://live.twitch.tv/app',
+    await waitFor(() => receiver.received(hookPath).length >= 1, 'stream.live delivered', 20_000);
+    const live = JSON.parse(receiver.received(hookPath)[0]!.body);
+    expect(live).toMatchObject({
+      event: 'stream.live',
+      data: { stream_id: s.id, user_id: alice.id, title: 'Live test' },
     });
-    expect((platforms.body.platforms as unknown[]).length).toBe(5);
+    expect(receiver.received(hookPath)[0]!.body).not.toContain(s.stream_key);
+
+    expect(await endLive(path)).toEqual({ stream_id: s.id, is_live: 0 });
+    await waitFor(() => receiver.received(hookPath).length >= 2, 'stream.offline delivered', 20_000);
+    expect(JSON.parse(receiver.received(hookPath)[1]!.body)).toMatchObject({
+      event: 'stream.offline',
+      data: { stream_id: s.id },
+    });
+    await refused(
+      api(server, 'GET', `/api/stream/${s.playback_key}/hls/index.m3u8`),
+      404,
+      'Stream is offline',
+    );
+    await refused(
+      api(server, 'GET', `/api/stream/${s.playback_key}/thumbnail.jpg`),
+      404,
+      'Thumbnail not found',
+    );
   });
 
-  it('keeps relay keys, relay URLs and the SFTP password out of the database in plaintext', async () => {
-    const dump = await dumpAllTables(server.deps.database);
-    expect(dump).toContain('stream_relays');
-    for (const secret of [RELAY_KEY, 'key-3', SSH_PASSWORD, 'relay.example'])
-      expect(dump).not.toContain(secret);
+  it('plays a private stream for its owner only', async () => {
+    const alice = await person();
+    const bob = await person();
+    const s = await makeStream(server, alice, { is_public: false });
+    const path = await goLive(s);
+    const url = `/api/stream/${s.playback_key}/hls/index.m3u8`;
+    await refused(api(server, 'GET', url), 404, 'Stream not found');
+    await refused(api(server, 'GET', url, { token: bob.token }), 404, 'Stream not found');
+    await refused(
+      api(server, 'GET', `/api/stream/${s.playback_key}/thumbnail.jpg`, { token: bob.token }),
+      404,
+      'Stream not found',
+    );
+    expect((await get(url, bearer(alice.token))).status).toBe(200);
+    expect((await get(`${url}?token=${encodeURIComponent(alice.token)}`)).status).toBe(200);
+    const thumb = await get(`/api/stream/${s.playback_key}/thumbnail.jpg`, bearer(alice.token));
+    expect(thumb.headers.get('cache-control')).toBe('private, max-age=15');
+    await endLive(path);
+  });
+
+  it('refuses file names outside HLS and keys that are no stream', async () => {
+    const alice = await person();
+    const s = await makeStream(server, alice);
+    const path = await goLive(s);
+    for (const file of ['index.php', '..%2Fsecret.m3u8', '.hidden.m3u8', 'a%00.ts'])
+      await refused(api(server, 'GET', `/api/stream/${s.playback_key}/hls/${file}`), 404, 'Not found');
+    await refused(
+      api(server, 'GET', '/api/stream/pub_nosuchstreamnosuchstream/hls/index.m3u8'),
+      404,
+      'Stream not found',
+    );
+    await refused(api(server, 'GET', '/api/stream/whatever/hls/index.m3u8'), 404, 'Stream not found');
+    // A file MediaMTX does not have is a 404 too.
+    await refused(api(server, 'GET', `/api/stream/${s.playback_key}/hls/nope_seg99.ts`), 404, 'Not found');
+    await endLive(path);
+  });
+});
+
+describe.skipIf(skipReason !== undefined)('WebRTC through the proxy', () => {
+  const offer = 'v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\n';
+
+  it('exchanges WHEP offers and session requests without revealing the MediaMTX path', async () => {
+    const alice = await person();
+    const s = await makeStream(server, alice);
+    const base = `${server.url}/api/stream/${s.playback_key}/webrtc/whep`;
+    const offline = await fetch(base, {
+      method: 'POST',
+      headers: { 'content-type': 'application/sdp' },
+      body: offer,
+    });
+    expect(offline.status).toBe(404);
+    const path = await goLive(s);
+    const res = await fetch(base, {
+      method: 'POST',
+      headers: { 'content-type': 'application/sdp' },
+      body: offer,
+    });
+    expect(res.status).toBe(201);
+    expect(res.headers.get('content-type')).toBe('application/sdp');
+    expect(res.headers.get('link')).toContain('stun:');
+    const location = res.headers.get('location')!;
+    expect(location).toMatch(new RegExp(`^/api/stream/${s.playback_key}/webrtc/whep/[0-9a-f-]{36}$`));
+    expect(await res.text()).toContain('s=answer');
+    const sent = origin.requests.filter((r) => r.method === 'POST' && r.path === `/${path}/whep`);
+    expect(sent).toHaveLength(1);
+    expect(sent[0]!.body).toBe(offer);
+    expect(sent[0]!.authorization).toBe(internalAuthorization(server.deps.secretKey));
+
+    const patch = await fetch(`${server.url}${location}`, {
+      method: 'PATCH',
+      headers: { 'content-type': 'application/trickle-ice-sdpfrag', 'if-match': '"origin-etag"' },
+      body: 'a=candidate:1 1 udp 1 127.0.0.1 9 typ host\r\n',
+    });
+    expect(patch.status).toBe(204);
+    expect((await fetch(`${server.url}${location}`, { method: 'DELETE' })).status).toBe(200);
+    const wrongType = await fetch(base, {
+      method: 'POST',
+      headers: { 'content-type': 'text/plain' },
+      body: offer,
+    });
+    expect(wrongType.status).toBe(415);
+    expect(((await wrongType.json()) as Json).error).toBe('Content-Type must be application/sdp');
+    const tooBig = await fetch(base, {
+      method: 'POST',
+      headers: { 'content-type': 'application/sdp' },
+      body: 'a'.repeat(300_000),
+    });
+    expect(tooBig.status).toBe(413);
+    await endLive(path);
+  });
+
+  it('publishes with WHIP by the publish key, or by the playback key for the signed-in owner', async () => {
+    const alice = await person();
+    const bob = await person();
+    const s = await makeStream(server, alice);
+    const whip = (key: string, headers: Record<string, string> = {}) =>
+      fetch(`${server.url}/api/stream/${key}/webrtc/whip`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/sdp', ...headers },
+        body: offer,
+      });
+    const byKey = await whip(s.stream_key);
+    expect(byKey.status).toBe(201);
+    expect(byKey.headers.get('location')).toMatch(/\/webrtc\/whip\/[0-9a-f-]{36}$/);
+    expect(origin.requests.some((r) => r.method === 'POST' && r.path === `/live/${s.stream_key}/whip`)).toBe(
+      true,
+    );
+    expect((await whip(s.playback_key)).status).toBe(404);
+    expect((await whip(s.playback_key, bearer(bob.token))).status).toBe(404);
+    expect((await whip(s.playback_key, bearer(alice.token))).status).toBe(201);
+    expect((await whip('live_notakeynotakeynotakeynotakey')).status).toBe(404);
+  });
+});
+
+describe.skipIf(skipReason !== undefined)('uploaded thumbnails', () => {
+  const png = () => {
+    const made = spawnSync(
+      FFMPEG,
+      [
+        '-hide_banner',
+        '-loglevel',
+        'error',
+        '-f',
+        'lavfi',
+        '-i',
+        'color=c=red:s=64x48',
+        '-frames:v',
+        '1',
+        '-f',
+        'image2',
+        '-c:v',
+        'png',
+        'pipe:1',
+      ],
+      { maxBuffer: 1024 * 1024 },
+    );
+    return made.stdout;
+  };
+
+  const upload = (token: string, id: number, data: Buffer, type = 'image/png', field = 'thumbnail') => {
+    const form = new FormData();
+    form.append(field, new Blob([data], { type }), 'thumb.png');
+    return fetch(`${server.url}/api/streams/${id}/thumbnail`, {
+      method: 'POST',
+      headers: bearer(token),
+      body: form,
+    });
+  };
+
+  it('re-encodes a PNG to a JPEG, serves it while offline, and deletes it', async () => {
+    const alice = await person();
+    const bob = await person();
+    const s = await makeStream(server, alice);
+    const res = await upload(alice.token, s.id, png());
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ success: true, content_type: 'image/jpeg' });
+    expect((await ok(api(server, 'GET', `/api/streams/${s.id}`, { token: alice.token }))).has_thumbnail).toBe(
+      true,
+    );
+    const thumb = await get(`/api/stream/${s.playback_key}/thumbnail.jpg`);
+    expect(thumb.status).toBe(200);
+    expect(isJpeg(Buffer.from(await thumb.arrayBuffer()))).toBe(true);
+    expect((await upload(bob.token, s.id, png())).status).toBe(404);
+    expect(await ok(api(server, 'DELETE', `/api/streams/${s.id}/thumbnail`, { token: alice.token }))).toEqual(
+      { success: true },
+    );
+    await refused(
+      api(server, 'GET', `/api/stream/${s.playback_key}/thumbnail.jpg`),
+      404,
+      'Thumbnail not found',
+    );
+  });
+
+  it('refuses what is not a JPEG or PNG, what is too large, and what is no image at all', async () => {
+    const alice = await person();
+    const s = await makeStream(server, alice);
+    const gif = Buffer.concat([Buffer.from('GIF89a'), Buffer.alloc(100)]);
+    const check = async (res: Response, status: number, error: string) => {
+      expect(res.status).toBe(status);
+      expect(((await res.json()) as Json).error).toBe(error);
+    };
+    await check(
+      await upload(alice.token, s.id, gif, 'image/gif'),
+      400,
+      'thumbnail must be a JPEG or PNG image',
+    );
+    const fake = Buffer.concat([png().subarray(0, 8), Buffer.alloc(2000, 7)]);
+    await check(await upload(alice.token, s.id, fake), 400, 'thumbnail is not a valid JPEG or PNG image');
+    const huge = Buffer.concat([png(), Buffer.alloc(2 * 1024 * 1024)]);
+    await check(await upload(alice.token, s.id, huge), 413, 'thumbnail must be at most 2 MB');
+    await check(await upload(alice.token, s.id, png(), 'image/png', 'image'), 400, 'thumbnail is required');
+    const json = await fetch(`${server.url}/api/streams/${s.id}/thumbnail`, {
+      method: 'POST',
+      headers: { ...bearer(alice.token), 'content-type': 'application/json' },
+      body: '{}',
+    });
+    await check(json, 415, 'Content-Type must be multipart/form-data');
+    expect((await ok(api(server, 'GET', `/api/streams/${s.id}`, { token: alice.token }))).has_thumbnail).toBe(
+      false,
+    );
   });
 });

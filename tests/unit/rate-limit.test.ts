@@ -54,8 +54,8 @@ async function hitTimes(n: number, hit: () => Promise<RateLimitResult>): Promise
 }
 
 describe('tiers', () => {
-  it('lists the six tiers of API.md §0', () => {
-    expect(RATE_TIERS).toEqual(['LOGIN', 'AUTH', 'ADMIN', 'PUBLIC', 'BOT', 'HEALTH']);
+  it('lists the six tiers of API.md §0, plus MEDIA for playback and media-server hooks', () => {
+    expect(RATE_TIERS).toEqual(['LOGIN', 'AUTH', 'ADMIN', 'PUBLIC', 'BOT', 'HEALTH', 'MEDIA']);
   });
 
   it('allows exactly the limit, then refuses until the window ends', async () => {

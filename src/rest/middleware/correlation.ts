@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { RequestHandler } from 'express';
 import type { Logger } from '../../core/log';
+import { redactKeys } from '../../services/streams/keys';
 
 /**
  * Gives every request a correlation id (header, log line, error body) before anything can fail,
@@ -18,7 +19,8 @@ export function correlation(log: Logger): RequestHandler {
       const line = {
         correlation_id: correlationId,
         method: req.method,
-        path: req.path,
+        // WHIP and thumbnail URLs may carry a stream's publish key.
+        path: redactKeys(req.path),
         status: res.statusCode,
         ms: Math.round(ms * 10) / 10,
         ip: req.ip,

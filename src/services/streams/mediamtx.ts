@@ -27,13 +27,9 @@ export const isInternalCredential = (secretKey: Buffer, user: string, password: 
 export const internalAuthorization = (secretKey: Buffer) =>
   `Basic ${Buffer.from(`${INTERNAL_USER}:${internalPassword(secretKey)}`).toString('base64')}`;
 
-const withPort = (base: URL, protocol: string, port: string) => {
-  const url = new URL(base.toString());
-  url.protocol = protocol;
-  url.port = port;
-  url.pathname = '/';
-  return url;
-};
+/** The same host on another port and scheme (URL cannot switch a special scheme like http to rtsp). */
+const withPort = (base: URL, protocol: string, port: string) =>
+  new URL(`${protocol}//${base.hostname}:${port}/`);
 
 export type MediaServer = { hls: URL; webrtc: URL; rtsp: URL };
 
