@@ -3,12 +3,14 @@ import fs from 'node:fs';
 import { join } from 'node:path';
 import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadSecretKey } from '../../src/core/secret-key';
 import { streams } from '../../src/db/schema';
+import { inviteCodeFor } from '../../src/services/auth/invite-code';
 import { readPidRecords } from '../../src/services/processes/pid-records';
 import { markStreamNotReady, markStreamReady } from '../../src/services/streams/live-state';
 import { createStream } from '../../src/services/streams/streams';
 import type { StreamDeps } from '../../src/services/streams/types';
-import { dumpAllTables } from '../helpers/database';
+import { createTestDatabaseUrl, dumpAllTables } from '../helpers/database';
 import { makeTempDir, removeDir } from '../helpers/env';
 import { eventually } from '../helpers/eventually';
 import { api, makeUser, signIn } from '../helpers/identity';
@@ -21,6 +23,7 @@ import {
   startRtmpSink,
 } from '../helpers/media';
 import { NO_REQUEST_LIMITS, startTestServer, type TestServer } from '../helpers/server';
+import { type SpawnedServer, spawnServer } from '../helpers/spawn';
 import { newKeyPair, type SshTestServer, startSshServer } from '../helpers/ssh-server';
 
 // Relays and VOD recording end to end with real peers: an ffmpeg test stream served as HLS stands
@@ -325,5 +328,84 @@ describe.skipIf(missing !== null)('stream relays and VOD recording (real ffmpeg)
     expect(dump).toContain('stream_relays');
     for (const secret of [RELAY_KEY, 'key-3', SSH_PASSWORD, 'relay.example'])
       expect(dump).not.toContain(secret);
+  });
+
+  it('leaves no orphan ffmpeg after a Portal crash: the next start kills it and resumes the relay', {
+    timeout: 240_000,
+  }, async () => {
+    await sink.close();
+    sink = await startRtmpSink(join(work, 'relayed-3.flv'), RELAY_KEY);
+    const dataDir = makeTempDir('portal-crash-');
+    const db = await createTestDatabaseUrl();
+    const secret = 'stream-media-crash-test-secret-key-0123456789';
+    const env = {
+      DATA_DIR: dataDir,
+      DATABASE_URL: db.url,
+      PORTAL_SECRET_KEY: secret,
+      MEDIAMTX_URL: origin.url,
+      MEDIA_READ_PROTOCOL: 'hls',
+      RELAY_ALLOW_PRIVATE: 'true',
+      FFMPEG_PATH: FFMPEG,
+      ...NO_REQUEST_LIMITS,
+    };
+    let portal: SpawnedServer | undefined;
+    const alive = (pid: number) => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    const relayPid = () =>
+      readPidRecords(join(dataDir, 'processes')).find((r) => r.meta.kind === 'relay')?.pid;
+    try {
+      portal = await spawnServer(env);
+      const p = { url: portal.url };
+      const invite = inviteCodeFor(loadSecretKey(secret, dataDir).key);
+      const reg = await api(p, 'POST', '/api/register', {
+        body: { username: 'crash_owner', password: 'crash owner password', invite_code: invite },
+      });
+      expect(reg.status, JSON.stringify(reg.body)).toBe(200);
+      const login = await api(p, 'POST', '/api/token', {
+        body: { username: 'crash_owner', password: 'crash owner password' },
+      });
+      const t = login.body.token as string;
+      const created = await api(p, 'POST', '/api/streams', { token: t, body: { title: 'Crash' } });
+      expect(created.status, JSON.stringify(created.body)).toBe(200);
+      const id = created.body.id as number;
+      const key = created.body.stream_key as string;
+      await api(p, 'POST', `/api/streams/${id}/relays`, {
+        token: t,
+        body: { platform: 'custom', name: 'Sink', rtmp_url: sink.url, stream_key: RELAY_KEY },
+      });
+      const ready = await api(p, 'POST', '/api/mediamtx/ready', { body: { path: `live/${key}` } });
+      expect(ready.status, JSON.stringify(ready.body)).toBe(200);
+      const orphan = await eventually(relayPid, 'relay ffmpeg');
+      await eventually(() => (sink.bytes() > 0 ? true : undefined), 'relayed bytes');
+
+      // A crash: Portal dies at once, its ffmpeg (own process group) does not go with it.
+      await portal.kill('SIGKILL');
+      portal = undefined;
+
+      portal = await spawnServer(env);
+      await eventually(() => (alive(orphan) ? undefined : true), 'the orphan killed at start-up');
+      const resumed = await eventually(() => {
+        const pid = relayPid();
+        return pid && pid !== orphan ? pid : undefined;
+      }, 'the relay resumed for the still-live stream');
+      expect(alive(resumed)).toBe(true);
+
+      // A clean stop takes every ffmpeg with it.
+      await portal.kill('SIGTERM');
+      portal = undefined;
+      await eventually(() => (alive(resumed) ? undefined : true), 'relay stopped with Portal');
+    } finally {
+      if (portal) await portal.kill('SIGKILL');
+      const leftover = relayPid();
+      if (leftover && alive(leftover)) process.kill(-leftover, 'SIGKILL');
+      await db.drop();
+      removeDir(dataDir);
+    }
   });
 });
