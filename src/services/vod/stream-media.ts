@@ -130,10 +130,13 @@ export async function startStreamMedia(deps: AppDeps) {
     checking = true;
     void (async () => {
       const ids = [...new Set([...relays.liveStreams(), ...recorder.streams()])];
-      for (const { stream } of await liveRows(ids)) {
-        const local = relays.sessionOf(stream.id)?.sessionId ?? recorder.sessionOf(stream.id);
-        if (stream.isLive !== LIVE.LIVE || stream.liveSessionId !== local) await wentOffline(stream.id);
-        else await relays.reconcile(stream.id);
+      const rows = new Map((await liveRows(ids)).map((r) => [r.stream.id, r.stream]));
+      for (const id of ids) {
+        const stream = rows.get(id);
+        const local = relays.sessionOf(id)?.sessionId ?? recorder.sessionOf(id);
+        // Ended, live again with another session, or deleted while live.
+        if (stream?.isLive !== LIVE.LIVE || stream.liveSessionId !== local) await wentOffline(id);
+        else await relays.reconcile(id);
       }
     })()
       .catch((err) => log.warn({ err }, 'stream media check failed'))
