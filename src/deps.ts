@@ -6,6 +6,7 @@ import { createRateLimiter, type RateLimiter } from './core/rate-limit';
 import { readPackageVersion, readSourceHash } from './core/source-hash';
 import type { Database } from './db/client';
 import { type CredentialCache, createCredentialCache } from './services/auth/credential-cache';
+import { createRelayChanges, type RelayChanges } from './services/relays/changes';
 import { createChromiumRuntime } from './services/rooms/browser/chromium';
 import { type BrowserHost, createBrowserHost } from './services/rooms/browser-host';
 import { createStreamLifecycle, type StreamLifecycle } from './services/streams/lifecycle';
@@ -28,6 +29,8 @@ export type AppDeps = {
   credentialCache: CredentialCache;
   /** Streams going live and offline: relays and VOD recording listen here (services/streams/lifecycle.ts). */
   streamLifecycle: StreamLifecycle;
+  /** Relay edits, so a live stream's relay processes follow them at once (services/relays). */
+  relayChanges: RelayChanges;
 };
 
 /** The one way to assemble AppDeps, for the server and for the CLI's in-process runs. */
@@ -75,6 +78,7 @@ export function createAppDeps(opts: {
     }),
     credentialCache: createCredentialCache({ ttlSeconds: env.AUTH_CACHE_SECONDS }),
     streamLifecycle: createStreamLifecycle(),
+    relayChanges: createRelayChanges(),
     build: {
       sourceHash: readSourceHash(env.SOURCE_HASH),
       version: readPackageVersion(),

@@ -26,6 +26,8 @@ import { matchDepsOf } from './services/match/types';
 import { startChatRetention } from './services/retention/chat-messages';
 import { startWebhookRetention } from './services/retention/webhook-logs';
 import { startLiveReconciler } from './services/streams/reconcile';
+
+import { startStreamMedia } from './services/vod/stream-media';
 import { startWebhookWorker } from './services/webhooks/worker';
 
 export type RunningServer = {
@@ -102,6 +104,9 @@ export async function startServer(env: Env, opts: StartOptions = {}): Promise<Ru
       log: log.child({ component: 'webhooks' }),
     });
     cleanups.unshift(() => webhookWorker.stop());
+    // Relays and VOD recording of live streams; kills media processes a dead run left behind.
+    const streamMedia = await startStreamMedia(deps);
+    cleanups.unshift(() => streamMedia.stop());
     const monitor = startServiceMonitor({ db: database.db, bus, log }, env.SERVICE_CHECK_INTERVAL_SECONDS);
     cleanups.unshift(() => monitor.stop());
     // The embedded database admits one process: the admin CLI reaches it through this socket.

@@ -68,6 +68,11 @@ const ZEnv = z.object({
   STREAM_RTMPS_URL: optionalText,
   STREAM_RTMP_URL: optionalText,
   FFMPEG_PATH: z.string().min(1).default('ffmpeg'),
+  // Relays and VOD recording (seed 002): how their ffmpegs read a live stream from MediaMTX, the
+  // length of a recorded chunk, and whether relay destinations may sit on private networks.
+  MEDIA_READ_PROTOCOL: z.enum(['rtsp', 'hls']).default('rtsp'),
+  VOD_CHUNK_SECONDS: int(1, 3600).default(300),
+  RELAY_ALLOW_PRIVATE: bool.default(false),
   STREAMS_PER_USER: int(1, 10_000).default(10),
   // Seed 002: RTMP tokens expire after 15 minutes, with 30 seconds for a reconnect after a drop.
   RTMP_TOKEN_TTL_SECONDS: int(1, 86_400).default(900),

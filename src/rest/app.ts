@@ -15,6 +15,7 @@ import { sftpTransferRouter, sftpTransferRoutes } from './handlers/sftp-transfer
 import { staticUploadsRoute, staticUploadsRouter } from './handlers/static-uploads';
 import { streamPlaybackRouter, streamPlaybackRoutes } from './handlers/stream-playback';
 import { streamThumbnailRouter, streamThumbnailRoutes } from './handlers/stream-thumbnail';
+import { vodTransferRouter, vodTransferRoutes } from './handlers/vod-transfer';
 import { webProxyHandler } from './handlers/web-proxy';
 import { authenticate, rejectFailedAuth } from './middleware/authenticate';
 import { correlation } from './middleware/correlation';
@@ -63,6 +64,7 @@ export function createRestApp({ deps, router, isDraining = () => false }: RestAp
     ...sftpTransferRoutes,
     browserPageRoute,
 
+    ...vodTransferRoutes,
     ...mediamtxHookRoutes,
     ...streamPlaybackRoutes,
     ...streamThumbnailRoutes,
@@ -108,6 +110,7 @@ export function createRestApp({ deps, router, isDraining = () => false }: RestAp
   app.use(sftpTransferRouter(deps));
   app.use(browserPageRouter(deps));
 
+  app.use(vodTransferRouter(deps));
   app.use(mediamtxHooksRouter(deps));
   app.use(streamPlaybackRouter(deps));
   app.use(streamThumbnailRouter(deps));

@@ -12,6 +12,7 @@ import { keysRouter } from './keys/router';
 import { linkPreviewRouter } from './link-preview/router';
 import { matchRouter } from './match/router';
 import { notificationsRouter } from './notifications/router';
+import { relaysRouter } from './relays/router';
 import { roomsRouter } from './rooms/router';
 import { searchRouter } from './search/router';
 import { servicesRouter } from './services/router';
@@ -23,6 +24,7 @@ import { streamsRouter } from './streams/router';
 import { createCallerFactory, router } from './trpc';
 import { twoFactorRouter } from './two-factor/router';
 import { usersRouter } from './users/router';
+import { vodRouter } from './vod/router';
 import { voiceRouter } from './voice/router';
 import { hooksRouter, webhooksRouter } from './webhooks/router';
 
@@ -54,6 +56,8 @@ export const appRouter = router({
   dm: dmRouter,
   webhooks: webhooksRouter,
   hooks: hooksRouter,
+  vod: vodRouter,
+  relays: relaysRouter,
   streams: streamsRouter,
 });
 

@@ -27,7 +27,10 @@ export function buildRouteTable(appRouter: AnyRouter, extra: readonly ExtraRoute
   const addRest = (method: string, path: string, tier: RateTier, procedure: string) => {
     const segments = path.split('/').filter(Boolean);
     const pattern = segments
-      .map((s) => (/^\{.+\}$/.test(s) ? '[^/]+' : s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')))
+      // `{name+}` (last segment only) stands for one or more segments: a path with slashes.
+      .map((s) =>
+        /^\{.+\+\}$/.test(s) ? '.+' : /^\{.+\}$/.test(s) ? '[^/]+' : s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'),
+      )
       .join('/');
     rest.push({
       method,

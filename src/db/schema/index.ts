@@ -13,5 +13,6 @@ export * from './rooms';
 export * from './settings';
 export * from './streams';
 export * from './users';
+export * from './vod';
 export * from './web-proxy';
 export * from './webhooks';

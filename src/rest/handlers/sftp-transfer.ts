@@ -21,10 +21,11 @@ export const sftpTransferRoutes = [
   { method: 'POST', path: '/api/sftp/{connection_id}/upload', tier: 'AUTH' },
 ] as const;
 
-function checkActor(res: Response, isMutation: boolean): UserActor {
+/** The signed-in user of a transfer; API keys need the router group's scope (`group:read` for reads). */
+export function checkActor(res: Response, isMutation: boolean, group = 'sftp'): UserActor {
   const actor = (res.locals.auth as AuthState).actor;
   if (actor?.kind !== 'user') throw new AppError('UNAUTHORIZED');
-  if (actor.keyScopes !== null && !keyAllows(actor.keyScopes, 'sftp', isMutation))
+  if (actor.keyScopes !== null && !keyAllows(actor.keyScopes, group, isMutation))
     throw new AppError('FORBIDDEN');
   if (isMutation && actor.state === STATE.TIMEOUT)
     throw new AppError('FORBIDDEN', 'Your account is temporarily restricted');
@@ -39,7 +40,7 @@ const depsOf = (deps: AppDeps, actor: UserActor, req: Request): SftpDeps => ({
 });
 
 /** `attachment` with an ASCII fallback and the exact UTF-8 name (RFC 6266). */
-const disposition = (name: string) =>
+export const disposition = (name: string) =>
   `attachment; filename="${name.replace(/[^\x20-\x7e]|["\\]/g, '_')}"; filename*=UTF-8''${encodeURIComponent(name)}`;
 
 const MULTIPART_ERRORS: Record<MultipartError['kind'], () => AppError> = {
@@ -71,48 +72,70 @@ export function sftpTransferRouter(deps: AppDeps) {
     }
   });
 
-  router.post('/api/sftp/:connection_id/upload', async (req, res) => {
-    try {
-      const actor = checkActor(res, true);
-      const sftp = depsOf(deps, actor, req);
-      const maxBytes = deps.env.SFTP_UPLOAD_MAX_BYTES;
-      let dir: string | undefined;
-      let result: Awaited<ReturnType<typeof uploadFile>> | undefined;
-      try {
-        await readMultipartForm(req, {
-          maxBodyBytes: maxBytes + 64 * 1024,
-          onField(name, value) {
-            if (name === 'path') dir = value;
-          },
-          async onFile(file) {
-            if (file.field !== 'file' || result) {
-              file.stream.resume();
-              return;
-            }
-            if (dir === undefined || dir.trim() === '')
-              throw new AppError('BAD_REQUEST', 'path is required (and must come before file)');
-            result = await uploadFile(sftp, {
-              dir,
-              name: file.filename ?? '',
-              source: file.stream,
-              maxBytes,
-            });
-          },
-        });
-      } catch (err) {
-        if (err instanceof MultipartError) throw MULTIPART_ERRORS[err.kind]();
-        throw err;
-      }
-      if (!result)
-        throw new AppError('BAD_REQUEST', dir === undefined ? 'path is required' : 'file is required');
-      res.status(200).setHeader('Cache-Control', 'no-store').json(result);
-    } catch (err) {
-      // The rest of a refused upload is not worth receiving.
-      if (!req.complete) res.setHeader('Connection', 'close');
-      sendError(res, err);
-      req.resume();
-    }
-  });
+  router.post('/api/sftp/:connection_id/upload', (req, res) =>
+    handleUpload(req, res, {
+      check: () => checkActor(res, true),
+      maxBytes: deps.env.SFTP_UPLOAD_MAX_BYTES,
+      upload: (actor, file) => uploadFile(depsOf(deps, actor, req), file),
+    }),
+  );
 
   return router;
+}
+
+/**
+ * A streamed multipart upload (`path`, the destination directory, before `file`), shared by the SFTP
+ * browser and the VOD SFTP manager: `upload` receives the part as a stream and answers the JSON.
+ */
+export async function handleUpload<T>(
+  req: Request,
+  res: Response,
+  opts: {
+    check(): UserActor;
+    maxBytes: number;
+    upload(
+      actor: UserActor,
+      file: { dir: string; name: string; source: NodeJS.ReadableStream; maxBytes: number },
+    ): Promise<T>;
+  },
+) {
+  try {
+    const actor = opts.check();
+    const { maxBytes } = opts;
+    let dir: string | undefined;
+    let result: T | undefined;
+    try {
+      await readMultipartForm(req, {
+        maxBodyBytes: maxBytes + 64 * 1024,
+        onField(name, value) {
+          if (name === 'path') dir = value;
+        },
+        async onFile(file) {
+          if (file.field !== 'file' || result) {
+            file.stream.resume();
+            return;
+          }
+          if (dir === undefined || dir.trim() === '')
+            throw new AppError('BAD_REQUEST', 'path is required (and must come before file)');
+          result = await opts.upload(actor, {
+            dir,
+            name: file.filename ?? '',
+            source: file.stream,
+            maxBytes,
+          });
+        },
+      });
+    } catch (err) {
+      if (err instanceof MultipartError) throw MULTIPART_ERRORS[err.kind]();
+      throw err;
+    }
+    if (!result)
+      throw new AppError('BAD_REQUEST', dir === undefined ? 'path is required' : 'file is required');
+    res.status(200).setHeader('Cache-Control', 'no-store').json(result);
+  } catch (err) {
+    // The rest of a refused upload is not worth receiving.
+    if (!req.complete) res.setHeader('Connection', 'close');
+    sendError(res, err);
+    req.resume();
+  }
 }

@@ -23,13 +23,25 @@ const ZRemotePath = z
   .max(4096)
   .describe('Remote POSIX path; relative paths start at the login directory');
 
-const ZEntry = z.object({
+/** One directory entry (shared with the VOD SFTP manager). */
+export const ZSftpEntry = z.object({
   name: z.string(),
   type: z.enum(['file', 'directory', 'symlink']),
   size: z.number(),
   modified: ZIsoDate,
   permissions: z.string().describe('Octal mode bits, e.g. 0644'),
 });
+
+/** A file read as text, or as base64 when it is not UTF-8 (shared with the VOD SFTP manager). */
+export const ZSftpReadResult = z.object({
+  path: z.string(),
+  content: z.string(),
+  size: z.number(),
+  encoding: z.enum(['utf8', 'base64']).describe('base64 when the file is not UTF-8 text'),
+});
+
+/** Text or base64 of at most 5 MB (shared with the VOD SFTP manager). */
+export const ZSftpContent = z.string().max(Math.ceil((MAX_READ_BYTES * 4) / 3) + 4);
 
 const deps = (
   ctx: { db: Db; deps: { secretBox: SecretBox }; actor: { userId: number } },
@@ -42,7 +54,7 @@ export const sftpRouter = router({
   list: authedProcedure
     .meta({ openapi: { method: 'GET', path: path('list'), tags, summary: 'List a remote directory' } })
     .input(z.object({ connection_id: ZConnectionId, path: ZRemotePath.default('/') }))
-    .output(z.object({ path: z.string(), entries: z.array(ZEntry) }))
+    .output(z.object({ path: z.string(), entries: z.array(ZSftpEntry) }))
     .query(({ ctx, input }) => listDirectory(deps(ctx, input.connection_id), input.path)),
 
   read: authedProcedure
@@ -50,14 +62,7 @@ export const sftpRouter = router({
       openapi: { method: 'GET', path: path('read'), tags, summary: 'Read a remote file (5 MB max)' },
     })
     .input(z.object({ connection_id: ZConnectionId, path: ZRemotePath.min(1) }))
-    .output(
-      z.object({
-        path: z.string(),
-        content: z.string(),
-        size: z.number(),
-        encoding: z.enum(['utf8', 'base64']).describe('base64 when the file is not UTF-8 text'),
-      }),
-    )
+    .output(ZSftpReadResult)
     .query(({ ctx, input }) => readFile(deps(ctx, input.connection_id), input.path)),
 
   write: authedProcedure
@@ -66,7 +71,7 @@ export const sftpRouter = router({
       z.object({
         connection_id: ZConnectionId,
         path: ZRemotePath.min(1),
-        content: z.string().max(Math.ceil((MAX_READ_BYTES * 4) / 3) + 4),
+        content: ZSftpContent,
         encoding: z.enum(['utf8', 'base64']).default('utf8'),
       }),
     )

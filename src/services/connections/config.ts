@@ -45,7 +45,7 @@ export function validateEndpoint(
   return { host, port: checkedPort, config };
 }
 
-function parsePrivateKey(privateKey: string, passphrase: string | undefined) {
+export function parsePrivateKey(privateKey: string, passphrase: string | undefined) {
   try {
     const parsed = utils.parseKey(privateKey, passphrase);
     const key = Array.isArray(parsed) ? parsed[0] : parsed;

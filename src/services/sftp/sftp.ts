@@ -6,15 +6,18 @@ import type { SFTPWrapper, Stats } from 'ssh2';
 import type { SecretBox } from '../../core/crypto';
 import { AppError } from '../../core/errors';
 import type { Db } from '../../db/client';
-import { connectSsh, loadSshTarget, sshAppError } from './ssh-session';
+import { connectSsh, loadSshTarget, type SshTarget, sshAppError } from './ssh-session';
 
 // The SFTP browser of API.md §6: one SSH session per request on an owned `ssh` connection,
 // closed when the operation ends. Paths are POSIX; SFTP status codes become clear AppErrors.
 
 export const MAX_READ_BYTES = 5 * 1024 * 1024;
 
+/** Where a session goes: an owned `ssh` connection, or any other SSH target (VOD storage). */
 export type SftpDeps = Deps;
-type Deps = { db: Db; box: SecretBox; userId: number; connectionId: string };
+type Deps =
+  | { db: Db; box: SecretBox; userId: number; connectionId: string }
+  | { loadTarget(): Promise<SshTarget> };
 
 /** SFTP v3 status codes (ssh2's STATUS_CODE). */
 const SFTP_STATUS = { NO_SUCH_FILE: 2, PERMISSION_DENIED: 3, FAILURE: 4 } as const;
@@ -47,13 +50,11 @@ export function sftpAppError(err: unknown): AppError {
 }
 
 /** Opens a session, runs `fn` on its SFTP channel, and always closes the session. */
-async function withSftp<T>(deps: Deps, fn: (sftp: SFTPWrapper) => Promise<T>): Promise<T> {
-  const target = await loadSshTarget({
-    db: deps.db,
-    box: deps.box,
-    userId: deps.userId,
-    id: deps.connectionId,
-  });
+export async function withSftp<T>(deps: Deps, fn: (sftp: SFTPWrapper) => Promise<T>): Promise<T> {
+  const target =
+    'loadTarget' in deps
+      ? await deps.loadTarget()
+      : await loadSshTarget({ db: deps.db, box: deps.box, userId: deps.userId, id: deps.connectionId });
   let session: Awaited<ReturnType<typeof connectSsh>>;
   try {
     session = await connectSsh(target);
@@ -77,11 +78,11 @@ async function withSftp<T>(deps: Deps, fn: (sftp: SFTPWrapper) => Promise<T>): P
   }
 }
 
-const call = <T>(run: (cb: (err: Error | null | undefined, value: T) => void) => void) =>
+export const call = <T>(run: (cb: (err: Error | null | undefined, value: T) => void) => void) =>
   new Promise<T>((resolve, reject) => run((err, value) => (err ? reject(err) : resolve(value))));
 
 const S_IFMT = 0o170000;
-const typeOfMode = (mode: number): 'file' | 'directory' | 'symlink' => {
+export const typeOfMode = (mode: number): 'file' | 'directory' | 'symlink' => {
   const fmt = mode & S_IFMT;
   if (fmt === 0o040000) return 'directory';
   if (fmt === 0o120000) return 'symlink';
