@@ -93,8 +93,8 @@ export async function startHlsOrigin(dir: string): Promise<HlsOrigin> {
 export type RtmpSink = { url: string; key: string; file: string; bytes(): number; close(): Promise<void> };
 
 /** `ffmpeg -listen 1` as an RTMP server on `rtmp://127.0.0.1:<port>/live/<key>`, recording to `file`. */
-export async function startRtmpSink(file: string, key = 'relay-dest-key'): Promise<RtmpSink> {
-  const port = await freePort();
+export async function startRtmpSink(file: string, key = 'relay-dest-key', port?: number): Promise<RtmpSink> {
+  port ??= await freePort();
   const url = `rtmp://127.0.0.1:${port}/live`;
   const proc = spawn(
     FFMPEG,
