@@ -8,9 +8,11 @@ import type { Database } from './db/client';
 import { type CredentialCache, createCredentialCache } from './services/auth/credential-cache';
 import { createChromiumRuntime } from './services/rooms/browser/chromium';
 import { type BrowserHost, createBrowserHost } from './services/rooms/browser-host';
+import { createLiveSettings, type LiveSettings, liveEnv } from './services/settings/live-settings';
 
 /** Long-lived services built once by the composition root and shared by every transport. */
 export type AppDeps = {
+  /** The environment, with the variables behind runtime server settings kept live (liveEnv). */
   env: Env;
   log: Logger;
   database: Database;
@@ -25,6 +27,10 @@ export type AppDeps = {
   browsers: BrowserHost;
   /** Credential lookups kept in memory; active once `attach`ed to the database (server only). */
   credentialCache: CredentialCache;
+  /** Runtime server settings in memory; current once `attach`ed to the database (server only). */
+  settings: LiveSettings;
+  /** What the realtime transport reports about this node, once the server has one. */
+  realtime?: { connectionCount(): number };
 };
 
 /** The one way to assemble AppDeps, for the server and for the CLI's in-process runs. */
@@ -35,7 +41,9 @@ export function createAppDeps(opts: {
   bus: Bus;
   secretKey: Buffer;
 }): AppDeps {
-  const { env, bus } = opts;
+  const { bus } = opts;
+  const settings = createLiveSettings({ env: opts.env, log: opts.log });
+  const env = liveEnv(opts.env, settings);
   const secretBox = createSecretBox(opts.secretKey);
   // Chromium starts at the first room start, not here: the CLI and most tests never launch it.
   const runtime = createChromiumRuntime({
@@ -48,11 +56,18 @@ export function createAppDeps(opts: {
   });
   return {
     ...opts,
+    env,
+    settings,
     rateLimiter: createRateLimiter({
       store: bus.counters,
+      // Read per request: LOGIN and AUTH are runtime settings.
       limits: {
-        LOGIN: env.RATE_LIMIT_LOGIN,
-        AUTH: env.RATE_LIMIT_AUTH,
+        get LOGIN() {
+          return env.RATE_LIMIT_LOGIN;
+        },
+        get AUTH() {
+          return env.RATE_LIMIT_AUTH;
+        },
         ADMIN: env.RATE_LIMIT_ADMIN,
         PUBLIC: env.RATE_LIMIT_PUBLIC,
         BOT: env.RATE_LIMIT_BOT,

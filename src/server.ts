@@ -22,8 +22,7 @@ import { startSubscriptionExpiry } from './services/admin/subscriptions';
 import { startServiceMonitor } from './services/connections/service-monitor';
 import { startMatchSweeper } from './services/match/sweeper';
 import { matchDepsOf } from './services/match/types';
-import { startChatRetention } from './services/retention/chat-messages';
-import { startWebhookRetention } from './services/retention/webhook-logs';
+import { startRetentionJob } from './services/retention/run-policies';
 import { startWebhookWorker } from './services/webhooks/worker';
 
 export type RunningServer = {
@@ -68,25 +67,22 @@ export async function startServer(env: Env, opts: StartOptions = {}): Promise<Ru
 
     await deps.credentialCache.attach(database);
     cleanups.unshift(() => deps.credentialCache.detach());
+    await deps.settings.attach(database);
+    cleanups.unshift(() => deps.settings.detach());
     await deps.browsers.attach();
     cleanups.unshift(() => deps.browsers.close());
     const expiry = await startSubscriptionExpiry({ db: database.db, log });
     cleanups.unshift(() => expiry.stop());
     const matchSweeper = startMatchSweeper({ deps: matchDepsOf(deps), log });
     cleanups.unshift(() => matchSweeper.stop());
-    const retention = startChatRetention({
+    const retention = startRetentionJob({
       db: database.db,
-      log,
-      days: env.CHAT_RETENTION_DAYS,
+      env: deps.env,
+      log: log.child({ component: 'retention' }),
+      intervalMs: env.RETENTION_INTERVAL_SECONDS * 1000,
       uploads: { secretBox: deps.secretBox, secretKey: secret.key, dataDir, log },
     });
     cleanups.unshift(() => retention.stop());
-    const webhookRetention = startWebhookRetention({
-      db: database.db,
-      log,
-      days: env.WEBHOOK_LOG_RETENTION_DAYS,
-    });
-    cleanups.unshift(() => webhookRetention.stop());
     const webhookWorker = startWebhookWorker({
       ...deps,
       db: database.db,

@@ -6,6 +6,7 @@ import { createLogger, type Logger } from '../core/log';
 import { RemoteAdminError } from './admin-channel';
 import type { AdminCall, Execute } from './command-kit';
 import { registerCommands } from './commands';
+import { registerOperationsCommands } from './operations-commands';
 import { type AdminRunner, openAdminRunner } from './runner';
 import { registerWebhookCommands } from './webhook-commands';
 
@@ -65,6 +66,7 @@ const program = new Command('portal-admin')
   .showHelpAfterError();
 registerCommands(program, execute);
 registerWebhookCommands(program, execute);
+registerOperationsCommands(program, execute);
 
 try {
   await program.parseAsync(process.argv);

@@ -94,8 +94,11 @@ const ZEnv = z.object({
   MATCH_FALLBACK_SECONDS: int(0, 3600).default(30),
   MATCH_COOLDOWN_MINUTES: int(0, 7 * 24 * 60).default(60),
 
-  // Channel and DM messages older than this are deleted (API.md §8), search tokens with them.
+  // Channel and DM messages older than this are deleted (API.md §8), search tokens with them: the
+  // default of the chat_messages retention policy, which the admin CLI may change.
   CHAT_RETENTION_DAYS: int(1, 3650).default(7),
+  // How often each node looks for expired data (one node works at a time).
+  RETENTION_INTERVAL_SECONDS: int(10, 86_400).default(600),
   // Channel and room chat send rate (seed 002: 5 messages per 5 seconds per user).
   CHAT_RATE_MESSAGES: int(1, 100000).default(5),
   CHAT_RATE_WINDOW_SECONDS: int(1, 3600).default(5),

@@ -29,6 +29,7 @@ import { adminBroadcast, adminNotifyUser } from '../../services/notifications/ad
 import { ZCreateServiceInput, ZServiceIdInput, ZUpdateServiceInput } from '../services/schemas';
 import { adminProcedure, router } from '../trpc';
 import { webhooksAdminRouter } from '../webhooks/admin';
+import { inviteRotateProcedure, retentionRouter, serviceChecksProcedure, settingsRouter } from './operations';
 import {
   ZAuditListInput,
   ZBroadcastInput,
@@ -147,6 +148,7 @@ const services = router({
     .input(ZServiceIdInput)
     .mutation(({ ctx, input }) => adminDeleteService({ db: ctx.db, actor: ctx.actor, ...input })),
   list: adminProcedure.input(z.void()).query(({ ctx }) => adminListServices(ctx.db)),
+  checks: serviceChecksProcedure,
 });
 
 export const adminRouter = router({
@@ -160,7 +162,10 @@ export const adminRouter = router({
     today: adminProcedure
       .input(z.void())
       .query(({ ctx }) => todaysInviteCode({ db: ctx.db, actor: ctx.actor, secretKey: ctx.deps.secretKey })),
+    rotate: inviteRotateProcedure,
   }),
+  settings: settingsRouter,
+  retention: retentionRouter,
   audit: router({
     list: adminProcedure.input(ZAuditListInput).query(({ ctx, input }) => listAuditLog(ctx.db, input.limit)),
   }),
