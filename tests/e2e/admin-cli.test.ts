@@ -5,9 +5,10 @@ import { adminSocketPath } from '../../src/cli/admin-channel';
 import { runtime } from '../../src/core/env';
 import { loadSecretKey } from '../../src/core/secret-key';
 import { inviteCodeFor } from '../../src/services/auth/invite-code';
+import { runCli } from '../helpers/cli';
 import { createDatabaseOn, postgresReachable } from '../helpers/database';
-import { makeTempDir, removeDir, testEnvVars } from '../helpers/env';
-import { runToExit, type SpawnedServer, spawnServer } from '../helpers/spawn';
+import { makeTempDir, removeDir } from '../helpers/env';
+import { type SpawnedServer, spawnServer } from '../helpers/spawn';
 
 // The admin CLI as operators run it (`npm run admin -- ...`): its own process, against the same
 // DATA_DIR as a running server (through DATA_DIR/admin.sock), against the embedded database with
@@ -31,19 +32,7 @@ const start = async (env: Record<string, string>) => {
   return server;
 };
 
-type CliResult = { code: number | null; stdout: string; stderr: string; json: Record<string, unknown> };
-
-/** Runs `src/cli/main.ts` with the given environment; with --json, stdout must be one JSON object. */
-async function cli(env: Record<string, string>, ...args: string[]): Promise<CliResult> {
-  const result = await runToExit(['--import', 'tsx', 'src/cli/main.ts', ...args], testEnvVars(env));
-  let json: Record<string, unknown> = {};
-  if (args.includes('--json')) {
-    const lines = result.stdout.trim().split('\n');
-    expect(lines, `stdout of ${args.join(' ')}: ${result.stdout}\nstderr: ${result.stderr}`).toHaveLength(1);
-    json = JSON.parse(lines[0]!) as Record<string, unknown>;
-  }
-  return { ...result, json };
-}
+const cli = runCli;
 
 const signIn = (url: string, username: string, password: string) =>
   fetch(`${url}/api/token`, {

@@ -22,7 +22,7 @@ export async function acquireLease(db: Db, name: string, ttlMs: number, holder =
     .onConflictDoUpdate({
       target: jobLeases.name,
       set: { holder, leasedUntil: untilIn(ttlMs) },
-      setWhere: or(sql`${jobLeases.leasedUntil} < now()`, eq(jobLeases.holder, holder)),
+      setWhere: or(sql`${jobLeases.leasedUntil} <= now()`, eq(jobLeases.holder, holder)),
     })
     .returning({ name: jobLeases.name });
   return rows.length > 0;

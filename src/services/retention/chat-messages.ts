@@ -46,7 +46,6 @@ export async function runRetention(opts: {
           attachments: table.attachments,
         });
         if (opts.uploads) await releaseRows(opts.db, opts.uploads, rows);
-        if (rows.length > 0) opts.log?.debug({ table: name, count: rows.length }, 'retention batch deleted');
         return rows.length;
       },
       batch,
