@@ -117,6 +117,7 @@ export async function startServer(env: Env, opts: StartOptions = {}): Promise<Ru
       log,
     });
     transport.attach(http);
+    deps.realtime = { connectionCount: () => transport.connectionCount() };
     const portalHub = await registerPortalHub({ transport, deps });
     cleanups.unshift(() => portalHub.close());
     const chatHub = await registerChatHub({ transport, deps });

@@ -170,11 +170,15 @@ export const adminRouter = router({
     list: adminProcedure.input(ZAuditListInput).query(({ ctx, input }) => listAuditLog(ctx.db, input.limit)),
   }),
   health: router({
-    system: adminProcedure
-      .input(z.void())
-      .query(({ ctx }) =>
-        systemHealth({ database: ctx.deps.database, bus: ctx.deps.bus, dataDir: ctx.deps.env.DATA_DIR }),
-      ),
+    system: adminProcedure.input(z.void()).query(({ ctx }) =>
+      systemHealth({
+        database: ctx.deps.database,
+        bus: ctx.deps.bus,
+        dataDir: ctx.deps.env.DATA_DIR,
+        build: ctx.deps.build,
+        realtime: ctx.deps.realtime,
+      }),
+    ),
   }),
   webhooks: webhooksAdminRouter,
 });
