@@ -19,6 +19,8 @@ import type { RealtimeTransport } from './realtime/types';
 import { createRestApp } from './rest/app';
 import { appRouter } from './routers/_app';
 import { startSubscriptionExpiry } from './services/admin/subscriptions';
+import { startCertificateService } from './services/certificates/active';
+import { startCertificateRenewal } from './services/certificates/renewal';
 import { startServiceMonitor } from './services/connections/service-monitor';
 import { startMatchSweeper } from './services/match/sweeper';
 import { matchDepsOf } from './services/match/types';
@@ -30,6 +32,8 @@ export type RunningServer = {
   port: number;
   /** The realtime transport's direct port (null on the ws fallback, which shares PORT). */
   wsPort: number | null;
+  /** HTTPS with the active certificate (TLS_PORT), or null. */
+  tlsPort: number | null;
   deps: AppDeps;
   transport: RealtimeTransport;
   http: Server;
@@ -124,6 +128,19 @@ export async function startServer(env: Env, opts: StartOptions = {}): Promise<Ru
     cleanups.unshift(() => chatHub.close());
     registerRelayHub({ transport, deps, maxRelaysPerUser: env.WS_MAX_SOCKETS_PER_USER });
     const wsPort = await transport.listen();
+    const certificates = await startCertificateService({
+      database,
+      box: deps.secretBox,
+      dataDir,
+      log,
+      ...(env.TLS_PORT !== undefined && {
+        tls: { host: env.HOST, port: env.TLS_PORT, app, attach: (server) => transport.attach(server) },
+      }),
+    });
+    cleanups.unshift(() => certificates.stop());
+    const renewal = startCertificateRenewal({ db: database.db, box: deps.secretBox, env: deps.env, log });
+    cleanups.unshift(() => renewal.stop());
+    const tlsPort = certificates.tlsPort;
 
     await new Promise<void>((ok, fail) => {
       http.once('error', fail);
@@ -136,7 +153,13 @@ export async function startServer(env: Env, opts: StartOptions = {}): Promise<Ru
     const host = env.HOST.includes(':') ? `[${env.HOST}]` : env.HOST;
     const url = `http://${host === '0.0.0.0' || host === '[::]' ? '127.0.0.1' : host}:${port}`;
     log.info(
-      { url, ws_transport: transport.kind, ws_port: wsPort, commit: deps.build.sourceHash },
+      {
+        url,
+        ws_transport: transport.kind,
+        ws_port: wsPort,
+        tls_port: tlsPort,
+        commit: deps.build.sourceHash,
+      },
       'portal listening',
     );
 
@@ -161,7 +184,7 @@ export async function startServer(env: Env, opts: StartOptions = {}): Promise<Ru
       return stopping;
     };
 
-    return { url, port, wsPort, deps, transport, http, stop };
+    return { url, port, wsPort, tlsPort, deps, transport, http, stop };
   } catch (err) {
     for (const cleanup of cleanups) await cleanup().catch(() => {});
     throw err;

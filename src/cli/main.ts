@@ -4,6 +4,7 @@ import { EnvError, loadEnv } from '../core/env';
 import { describeError, type ErrorBody } from '../core/errors';
 import { createLogger, type Logger } from '../core/log';
 import { RemoteAdminError } from './admin-channel';
+import { registerCertificateCommands } from './certificate-commands';
 import type { AdminCall, Execute } from './command-kit';
 import { registerCommands } from './commands';
 import { registerOperationsCommands } from './operations-commands';
@@ -67,6 +68,7 @@ const program = new Command('portal-admin')
 registerCommands(program, execute);
 registerWebhookCommands(program, execute);
 registerOperationsCommands(program, execute);
+registerCertificateCommands(program, execute);
 
 try {
   await program.parseAsync(process.argv);

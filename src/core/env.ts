@@ -137,6 +137,14 @@ const ZEnv = z.object({
   MAX_CONNECTIONS_PER_USER: int(1, 100_000).default(200),
   MAX_SSH_KEYS_PER_USER: int(1, 100_000).default(50),
 
+  // TLS (docs/certificates.md): HTTPS with the active certificate on this port (unset: none, the
+  // certificate is only exported to DATA_DIR/certs for a reverse proxy); ACME issuance settings.
+  TLS_PORT: optionalText.pipe(int(0, 65535).optional()),
+  ACME_DIRECTORY_URL: z.url().default('https://acme-v02.api.letsencrypt.org/directory'),
+  // Extra CA to trust for the ACME directory (a private ACME CA); Let's Encrypt needs none.
+  ACME_CA_FILE: optionalText,
+  ACME_RENEW_DAYS: int(1, 90).default(30),
+
   MAX_BODY_BYTES: int(1024, 64 * 1024 * 1024).default(1024 * 1024),
   SHUTDOWN_TIMEOUT_MS: int(100, 600_000).default(10_000),
 });

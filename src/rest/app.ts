@@ -7,6 +7,7 @@ import type { AppDeps } from '../deps';
 import { createExpressContext } from '../routers/context';
 import { buildRouteTable } from '../routers/route-table';
 import { docsRouter } from './docs';
+import { acmeChallengeRoute, acmeChallengeRouter } from './handlers/acme-challenge';
 import { chatUploadRoute, chatUploadRouter } from './handlers/chat-upload';
 import { roomScreenRoute, roomScreenRouter } from './handlers/room-screen';
 import { sftpTransferRouter, sftpTransferRoutes } from './handlers/sftp-transfer';
@@ -55,6 +56,7 @@ export function createRestApp({ deps, router, isDraining = () => false }: RestAp
     roomScreenRoute,
     chatUploadRoute,
     staticUploadsRoute,
+    acmeChallengeRoute,
     ...sftpTransferRoutes,
   ]);
 
@@ -93,6 +95,7 @@ export function createRestApp({ deps, router, isDraining = () => false }: RestAp
   app.use(roomScreenRouter(deps));
   app.use(chatUploadRouter(deps));
   app.use(staticUploadsRouter(deps));
+  app.use(acmeChallengeRouter(deps));
   app.use(sftpTransferRouter(deps));
   app.use(express.json({ limit: deps.env.MAX_BODY_BYTES, type: ['application/json', 'application/*+json'] }));
   app.use(emptyBodyIsJson);

@@ -29,6 +29,7 @@ import { adminBroadcast, adminNotifyUser } from '../../services/notifications/ad
 import { ZCreateServiceInput, ZServiceIdInput, ZUpdateServiceInput } from '../services/schemas';
 import { adminProcedure, router } from '../trpc';
 import { webhooksAdminRouter } from '../webhooks/admin';
+import { certificatesRouter } from './certificates';
 import { inviteRotateProcedure, retentionRouter, serviceChecksProcedure, settingsRouter } from './operations';
 import {
   ZAuditListInput,
@@ -165,6 +166,7 @@ export const adminRouter = router({
     rotate: inviteRotateProcedure,
   }),
   settings: settingsRouter,
+  certificates: certificatesRouter,
   retention: retentionRouter,
   audit: router({
     list: adminProcedure.input(ZAuditListInput).query(({ ctx, input }) => listAuditLog(ctx.db, input.limit)),
