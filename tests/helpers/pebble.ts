@@ -1,5 +1,5 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:https';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
@@ -40,14 +40,23 @@ export type Pebble = {
   close(): Promise<void>;
 };
 
-/** Ports are chosen first, so the Portal server can be configured before pebble starts. */
-export async function pebblePorts() {
-  return {
+/**
+ * Ports and pebble's certificate are made first, so the Portal server can be configured
+ * (ACME_DIRECTORY_URL, ACME_CA_FILE) before pebble starts with the Portal port to validate on.
+ */
+export async function preparePebble() {
+  const ports = {
     acme: await freePort(),
     management: await freePort(),
     dns: await freePort(),
     dnsManagement: await freePort(),
   };
+  const dir = makeTempDir('portal-pebble-');
+  const pair = opensslPair({ cn: 'localhost', san: 'DNS:localhost,IP:127.0.0.1', days: 2 });
+  const caFile = join(dir, 'cert.pem');
+  writeFileSync(caFile, pair.cert);
+  writeFileSync(join(dir, 'key.pem'), pair.key);
+  return { ports, dir, caFile, directoryUrl: `https://127.0.0.1:${ports.acme}/dir` };
 }
 
 const started = (proc: ChildProcess, what: string) =>
@@ -75,14 +84,10 @@ async function waitForDirectory(url: string, ca: string, timeoutMs = 30_000) {
 }
 
 export async function startPebble(
-  ports: Awaited<ReturnType<typeof pebblePorts>>,
+  prepared: Awaited<ReturnType<typeof preparePebble>>,
   httpPort: number,
 ): Promise<Pebble> {
-  const dir = makeTempDir('portal-pebble-');
-  const pair = opensslPair({ cn: 'localhost', san: 'DNS:localhost,IP:127.0.0.1', days: 2 });
-  const caFile = join(dir, 'cert.pem');
-  writeFileSync(caFile, pair.cert);
-  writeFileSync(join(dir, 'key.pem'), pair.key);
+  const { ports, dir, caFile, directoryUrl } = prepared;
   writeFileSync(
     join(dir, 'config.json'),
     JSON.stringify({
@@ -133,8 +138,7 @@ export async function startPebble(
     },
   );
   await started(pebble, 'pebble');
-  const directoryUrl = `https://127.0.0.1:${ports.acme}/dir`;
-  await waitForDirectory(directoryUrl, pair.cert);
+  await waitForDirectory(directoryUrl, readFileSync(caFile, 'utf8'));
   return {
     directoryUrl,
     caFile,
