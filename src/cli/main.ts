@@ -62,7 +62,9 @@ const execute: Execute = async (options, work, human) => {
 };
 
 const program = new Command('portal-admin')
-  .description('Portal administration: users, subscriptions, bots, invites, announcements, audit, health')
+  .description(
+    'Portal administration: users, subscriptions, bots, invites, announcements, audit, webhooks, settings, retention, certificates, health',
+  )
   .exitOverride()
   .showHelpAfterError();
 registerCommands(program, execute);
