@@ -5,16 +5,18 @@ import { connect } from 'node:tls';
 import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { acmeChallenges, tlsCertificates } from '../../src/db/schema';
+import type { RunningServer } from '../../src/server';
 import { generateSelfSigned } from '../../src/services/certificates/self-signed';
 import { trpcAs, trpcRefusal } from '../helpers/admin-http';
 import { runCli } from '../helpers/cli';
+import { clusterSkipReason, startCluster } from '../helpers/cluster';
 import { dumpAllTables } from '../helpers/database';
 import { makeTempDir, removeDir } from '../helpers/env';
 import { api } from '../helpers/identity';
 import { opensslPair } from '../helpers/pem-pairs';
 import { waitFor } from '../helpers/portal-client';
 import { roomKit } from '../helpers/rooms';
-import { NO_REQUEST_LIMITS, startTestServer, type TestServer } from '../helpers/server';
+import { adminCaller, NO_REQUEST_LIMITS, startTestServer, type TestServer } from '../helpers/server';
 
 // Certificate management (seed 002, API.md §8/§10: admin router and CLI) against a server that
 // serves HTTPS on TLS_PORT: the self-signed certificate of the first start, uploads checked with
@@ -297,5 +299,45 @@ describe('the ACME challenge route', () => {
     expect(
       await server.deps.database.db.select().from(tlsCertificates).where(eq(tlsCertificates.source, 'acme')),
     ).toEqual([]);
+  });
+});
+
+const clusterSkip = await clusterSkipReason();
+if (clusterSkip) console.warn(`skipping the cluster certificate test: ${clusterSkip}`);
+
+describe.skipIf(clusterSkip !== undefined)('in a cluster', () => {
+  it('activating a certificate on one node makes every node serve and export it', async () => {
+    const cluster = await startCluster(2, { TLS_PORT: '0' });
+    try {
+      const [a, b] = cluster.nodes as [RunningServer, RunningServer];
+      const pair = opensslPair({ cn: 'cluster.test', san: 'DNS:cluster.test' });
+      const stored = await adminCaller(a).certificates.upload({
+        certificate: pair.cert,
+        key: pair.key,
+        activate: true,
+      });
+      const fingerprintOn = (node: RunningServer) =>
+        new Promise<string>((resolve, reject) => {
+          const socket = connect(
+            { host: '127.0.0.1', port: node.tlsPort!, rejectUnauthorized: false },
+            () => {
+              resolve(socket.getPeerCertificate().fingerprint256);
+              socket.end();
+            },
+          );
+          socket.once('error', reject);
+        });
+      await waitFor(
+        async () => (await fingerprintOn(b)) === stored.fingerprint_sha256,
+        'node B serves it',
+        10_000,
+      );
+      expect(await fingerprintOn(a)).toBe(stored.fingerprint_sha256);
+      const exportedOn = (node: RunningServer) =>
+        readFileSync(join(node.deps.env.DATA_DIR, 'certs', 'fullchain.pem'), 'utf8');
+      expect(exportedOn(b)).toBe(pair.cert);
+    } finally {
+      await cluster.stop();
+    }
   });
 });

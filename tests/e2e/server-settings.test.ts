@@ -241,3 +241,37 @@ describe.skipIf(clusterSkip !== undefined)('in a cluster', () => {
     }
   });
 });
+
+describe('retention and the service log over /trpc', () => {
+  it('are Admin+ only; an Admin lists, changes, dry-runs and resets policies', async () => {
+    const user = await person(0);
+    const asUser = trpcAs(server, user.token).admin;
+    // Called one at a time: a refusal nobody awaits yet would be an unhandled rejection.
+    for (const call of [
+      () => asUser.retention.list.query(),
+      () => asUser.retention.set.mutate({ kind: 'notifications', days: 3 }),
+      () => asUser.retention.run.mutate({ dryRun: true }),
+      () => asUser.services.checks.query({ id: 1 }),
+    ])
+      expect(await trpcRefusal(call())).toMatchObject({ status: 403, error: 'Admin access required' });
+
+    const a = await admin();
+    const set = await a.retention.set.mutate({ kind: 'notifications', days: 12 });
+    expect(set).toMatchObject({ kind: 'notifications', days: 12, enabled: true, source: 'setting' });
+    expect(await trpcRefusal(a.retention.set.mutate({ kind: 'notifications', days: -3 }))).toMatchObject({
+      status: 400,
+      error: 'days must be at least 1',
+    });
+    expect(await trpcRefusal(a.retention.set.mutate({ kind: 'notifications', days: 40_000 }))).toMatchObject({
+      status: 400,
+      error: 'days must be at most 36500',
+    });
+    const dry = await a.retention.run.mutate({ dryRun: true, kind: 'notifications' });
+    expect(dry).toMatchObject({ dry_run: true, policies: [{ kind: 'notifications', days: 12, total: 0 }] });
+    const reset = await a.retention.reset.mutate({ kind: 'notifications' });
+    expect(reset).toMatchObject({ days: 90, source: 'default' });
+    expect((await a.retention.list.query()).policies.find((p) => p.kind === 'notifications')).toMatchObject({
+      days: 90,
+    });
+  });
+});

@@ -121,13 +121,21 @@ export async function issueAcmeCertificate(opts: IssueOptions) {
       skipChallengeVerification: true,
       challengeCreateFn: async (authz, challenge, keyAuthorization) => {
         if (challenge.type !== 'http-01') throw new Error(`unsupported challenge ${challenge.type}`);
-        await opts.db.insert(acmeChallenges).values({
-          token: challenge.token,
-          keyAuthorization,
-          domain: authz.identifier.value,
-          orderId: order!.id,
-          expiresAt: new Date(Date.now() + CHALLENGE_TTL_MS),
-        });
+        const expiresAt = new Date(Date.now() + CHALLENGE_TTL_MS);
+        // A token offered again (a retried authorisation) keeps the newest answer.
+        await opts.db
+          .insert(acmeChallenges)
+          .values({
+            token: challenge.token,
+            keyAuthorization,
+            domain: authz.identifier.value,
+            orderId: order!.id,
+            expiresAt,
+          })
+          .onConflictDoUpdate({
+            target: acmeChallenges.token,
+            set: { keyAuthorization, orderId: order!.id, expiresAt },
+          });
         log.info({ domain: authz.identifier.value }, 'acme: challenge ready at /.well-known/acme-challenge/');
       },
       challengeRemoveFn: async (_authz, challenge) => {
