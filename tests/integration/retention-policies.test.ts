@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream';
 import { asc, count, eq } from 'drizzle-orm';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createSecretBox } from '../../src/core/crypto';
 import { loadEnv } from '../../src/core/env';
 import { createLogger } from '../../src/core/log';
@@ -23,6 +23,7 @@ import {
   applyRetentionPolicies,
   RETENTION_LEASE,
   runRetentionNow,
+  startRetentionJob,
 } from '../../src/services/retention/run-policies';
 import { createUser } from '../../src/services/users/accounts';
 import { openTestDatabase } from '../helpers/database';
@@ -264,5 +265,34 @@ describe('retention policies', () => {
       .from(auditLog)
       .where(eq(auditLog.action, 'retention.run'));
     expect(audited!.n).toBe(1);
+  });
+
+  it('the scheduled job works only while it can take the lease', async () => {
+    const db = database.db;
+    const user = await createUser(db, { username: 'ret_job' });
+    await db
+      .insert(notifications)
+      .values({ userId: user.id, type: 'admin', title: 'old', message: 'x', createdAt: ago(400) });
+    const left = async () =>
+      (await db.select({ n: count() }).from(notifications).where(eq(notifications.userId, user.id)))[0]!.n;
+    expect(await acquireLease(db, RETENTION_LEASE, 60_000, 'another-node')).toBe(true);
+    const held = collectingLogger();
+    const blocked = startRetentionJob({ db, env, log: held.log });
+    await vi.waitFor(
+      () => expect(held.lines.map((l) => l.msg)).toContain('retention: another node holds the lease'),
+      {
+        timeout: 10_000,
+      },
+    );
+    await blocked.stop();
+    expect(await left()).toBe(1);
+    await releaseLease(db, RETENTION_LEASE, 'another-node');
+    const free = collectingLogger();
+    const job = startRetentionJob({ db, env, log: free.log });
+    await vi.waitFor(async () => expect(await left()).toBe(0), { timeout: 10_000 });
+    await job.stop();
+    expect(
+      free.lines.some((l) => l.msg === 'retention: expired rows deleted' && l.kind === 'notifications'),
+    ).toBe(true);
   });
 });
