@@ -57,8 +57,9 @@ async function ensureOne(opts: { database: Database; box: SecretBox; host: strin
       { domains: names },
       'TLS_PORT set without a certificate: serving a generated self-signed one',
     );
-  } catch {
-    // Another node activated one meanwhile (one active certificate is enforced by an index).
+  } catch (err) {
+    // Another node activated one meanwhile (an index admits one active certificate): use that.
+    if (!(await loadActiveCertificate(opts.database.db, opts.box))) throw err;
   }
 }
 
