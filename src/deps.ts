@@ -9,10 +9,12 @@ import { type CredentialCache, createCredentialCache } from './services/auth/cre
 import { createRelayChanges, type RelayChanges } from './services/relays/changes';
 import { createChromiumRuntime } from './services/rooms/browser/chromium';
 import { type BrowserHost, createBrowserHost } from './services/rooms/browser-host';
+import { createLiveSettings, type LiveSettings, liveEnv } from './services/settings/live-settings';
 import { createStreamLifecycle, type StreamLifecycle } from './services/streams/lifecycle';
 
 /** Long-lived services built once by the composition root and shared by every transport. */
 export type AppDeps = {
+  /** The environment, with the variables behind runtime server settings kept live (liveEnv). */
   env: Env;
   log: Logger;
   database: Database;
@@ -31,6 +33,10 @@ export type AppDeps = {
   streamLifecycle: StreamLifecycle;
   /** Relay edits, so a live stream's relay processes follow them at once (services/relays). */
   relayChanges: RelayChanges;
+  /** Runtime server settings in memory; current once `attach`ed to the database (server only). */
+  settings: LiveSettings;
+  /** What the realtime transport reports about this node, once the server has one. */
+  realtime?: { connectionCount(): number };
 };
 
 /** The one way to assemble AppDeps, for the server and for the CLI's in-process runs. */
@@ -41,7 +47,9 @@ export function createAppDeps(opts: {
   bus: Bus;
   secretKey: Buffer;
 }): AppDeps {
-  const { env, bus } = opts;
+  const { bus } = opts;
+  const settings = createLiveSettings({ env: opts.env, log: opts.log });
+  const env = liveEnv(opts.env, settings);
   const secretBox = createSecretBox(opts.secretKey);
   // Chromium starts at the first room start, not here: the CLI and most tests never launch it.
   const runtime = createChromiumRuntime({
@@ -54,11 +62,18 @@ export function createAppDeps(opts: {
   });
   return {
     ...opts,
+    env,
+    settings,
     rateLimiter: createRateLimiter({
       store: bus.counters,
+      // Read per request: LOGIN and AUTH are runtime settings.
       limits: {
-        LOGIN: env.RATE_LIMIT_LOGIN,
-        AUTH: env.RATE_LIMIT_AUTH,
+        get LOGIN() {
+          return env.RATE_LIMIT_LOGIN;
+        },
+        get AUTH() {
+          return env.RATE_LIMIT_AUTH;
+        },
         ADMIN: env.RATE_LIMIT_ADMIN,
         PUBLIC: env.RATE_LIMIT_PUBLIC,
         BOT: env.RATE_LIMIT_BOT,

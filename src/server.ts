@@ -20,13 +20,13 @@ import { createRestApp } from './rest/app';
 import { webProxyUpgrade } from './rest/handlers/web-proxy';
 import { appRouter } from './routers/_app';
 import { startSubscriptionExpiry } from './services/admin/subscriptions';
+import { startCertificateService } from './services/certificates/active';
+import { startCertificateRenewal } from './services/certificates/renewal';
 import { startServiceMonitor } from './services/connections/service-monitor';
 import { startMatchSweeper } from './services/match/sweeper';
 import { matchDepsOf } from './services/match/types';
-import { startChatRetention } from './services/retention/chat-messages';
-import { startWebhookRetention } from './services/retention/webhook-logs';
+import { startRetentionJob } from './services/retention/run-policies';
 import { startLiveReconciler } from './services/streams/reconcile';
-
 import { startStreamMedia } from './services/vod/stream-media';
 import { startWebhookWorker } from './services/webhooks/worker';
 
@@ -35,6 +35,8 @@ export type RunningServer = {
   port: number;
   /** The realtime transport's direct port (null on the ws fallback, which shares PORT). */
   wsPort: number | null;
+  /** HTTPS with the active certificate (TLS_PORT), or null. */
+  tlsPort: number | null;
   deps: AppDeps;
   transport: RealtimeTransport;
   http: Server;
@@ -72,6 +74,8 @@ export async function startServer(env: Env, opts: StartOptions = {}): Promise<Ru
 
     await deps.credentialCache.attach(database);
     cleanups.unshift(() => deps.credentialCache.detach());
+    await deps.settings.attach(database);
+    cleanups.unshift(() => deps.settings.detach());
     await deps.browsers.attach();
     cleanups.unshift(() => deps.browsers.close());
     await deps.streamLifecycle.start({ bus, db: database.db, log: log.child({ component: 'streams' }) });
@@ -85,19 +89,14 @@ export async function startServer(env: Env, opts: StartOptions = {}): Promise<Ru
     cleanups.unshift(() => expiry.stop());
     const matchSweeper = startMatchSweeper({ deps: matchDepsOf(deps), log });
     cleanups.unshift(() => matchSweeper.stop());
-    const retention = startChatRetention({
+    const retention = startRetentionJob({
       db: database.db,
-      log,
-      days: env.CHAT_RETENTION_DAYS,
+      env: deps.env,
+      log: log.child({ component: 'retention' }),
+      intervalMs: env.RETENTION_INTERVAL_SECONDS * 1000,
       uploads: { secretBox: deps.secretBox, secretKey: secret.key, dataDir, log },
     });
     cleanups.unshift(() => retention.stop());
-    const webhookRetention = startWebhookRetention({
-      db: database.db,
-      log,
-      days: env.WEBHOOK_LOG_RETENTION_DAYS,
-    });
-    cleanups.unshift(() => webhookRetention.stop());
     const webhookWorker = startWebhookWorker({
       ...deps,
       db: database.db,
@@ -136,12 +135,26 @@ export async function startServer(env: Env, opts: StartOptions = {}): Promise<Ru
     });
     const proxyUpgrades = webProxyUpgrade(deps);
     transport.attach(http, proxyUpgrades);
+    deps.realtime = { connectionCount: () => transport.connectionCount() };
     const portalHub = await registerPortalHub({ transport, deps });
     cleanups.unshift(() => portalHub.close());
     const chatHub = await registerChatHub({ transport, deps });
     cleanups.unshift(() => chatHub.close());
     registerRelayHub({ transport, deps, maxRelaysPerUser: env.WS_MAX_SOCKETS_PER_USER });
     const wsPort = await transport.listen();
+    const certificates = await startCertificateService({
+      database,
+      box: deps.secretBox,
+      dataDir,
+      log,
+      ...(env.TLS_PORT !== undefined && {
+        tls: { host: env.HOST, port: env.TLS_PORT, app, attach: (server) => transport.attach(server) },
+      }),
+    });
+    cleanups.unshift(() => certificates.stop());
+    const renewal = startCertificateRenewal({ db: database.db, box: deps.secretBox, env: deps.env, log });
+    cleanups.unshift(() => renewal.stop());
+    const tlsPort = certificates.tlsPort;
 
     await new Promise<void>((ok, fail) => {
       http.once('error', fail);
@@ -154,7 +167,13 @@ export async function startServer(env: Env, opts: StartOptions = {}): Promise<Ru
     const host = env.HOST.includes(':') ? `[${env.HOST}]` : env.HOST;
     const url = `http://${host === '0.0.0.0' || host === '[::]' ? '127.0.0.1' : host}:${port}`;
     log.info(
-      { url, ws_transport: transport.kind, ws_port: wsPort, commit: deps.build.sourceHash },
+      {
+        url,
+        ws_transport: transport.kind,
+        ws_port: wsPort,
+        tls_port: tlsPort,
+        commit: deps.build.sourceHash,
+      },
       'portal listening',
     );
 
@@ -180,7 +199,7 @@ export async function startServer(env: Env, opts: StartOptions = {}): Promise<Ru
       return stopping;
     };
 
-    return { url, port, wsPort, deps, transport, http, stop };
+    return { url, port, wsPort, tlsPort, deps, transport, http, stop };
   } catch (err) {
     for (const cleanup of cleanups) await cleanup().catch(() => {});
     throw err;

@@ -39,12 +39,18 @@ export function formatHealth(h: Outputs['health']['system']) {
   const probe = (p: { kind: string; state: string; latency_ms: number | null }) =>
     `${p.state}${p.latency_ms === null ? '' : ` (${p.latency_ms} ms)`}, ${p.kind}`;
   const load = h.cpu.load_average;
+  const pct = (n: number | null) => (n === null ? 'unknown' : `${n}%`);
+  const p = h.process;
   return [
-    `process   pid ${h.process.pid}, up ${h.process.uptime_seconds} s, node ${h.process.node_version}`,
-    `memory    ${size(h.memory.free_bytes)} free of ${size(h.memory.total_bytes)}; process rss ${size(h.process.memory.rss_bytes)}, heap ${size(h.process.memory.heap_used_bytes)} of ${size(h.process.memory.heap_total_bytes)}`,
-    `cpu       ${h.cpu.count} cores, load ${load['1m'].toFixed(2)} ${load['5m'].toFixed(2)} ${load['15m'].toFixed(2)}; process ${(h.process.cpu_seconds.user + h.process.cpu_seconds.system).toFixed(1)} s`,
-    `disk      ${size(h.disk.free_bytes)} free of ${size(h.disk.total_bytes)} at ${h.disk.path}`,
-    `database  ${probe(h.database)}`,
+    `status    ${h.status}${h.problems.length > 0 ? `: ${h.problems.join(', ')}` : ''}`,
+    `process   ${p.role} on ${p.host}, pid ${p.pid}, up ${p.uptime_seconds} s, portal ${p.portal_version} (${p.commit}), node ${p.node_version}`,
+    `          cpu ${pct(p.cpu_percent)}, rss ${size(p.memory.rss_bytes)}, heap ${size(p.memory.heap_used_bytes)} of ${size(p.memory.heap_total_bytes)}, ` +
+      `event loop ${Math.round(p.event_loop.utilization * 100)}% busy, delay p99 ${p.event_loop.delay.p99_ms} ms, ${p.open_file_descriptors ?? 'unknown'} open files`,
+    `cpu       ${h.cpu.count} cores, ${pct(h.cpu.usage_percent)} used, load ${load['1m'].toFixed(2)} ${load['5m'].toFixed(2)} ${load['15m'].toFixed(2)}`,
+    `memory    ${size(h.memory.free_bytes)} free of ${size(h.memory.total_bytes)} (${h.memory.used_percent}% used)`,
+    `disk      ${size(h.disk.free_bytes)} free of ${size(h.disk.total_bytes)} at ${h.disk.path} (${pct(h.disk.used_percent)} used)`,
+    `database  ${probe(h.database)}, ${size(h.database.size_bytes)}`,
     `bus       ${probe(h.bus)}`,
+    `sockets   ${h.websockets.connections ?? 'unknown'} on this node, ${h.websockets.online_users ?? 'unknown'} users online`,
   ].join('\n');
 }

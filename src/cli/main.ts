@@ -5,8 +5,10 @@ import { describeError, type ErrorBody } from '../core/errors';
 import { createLogger, type Logger } from '../core/log';
 import { RemoteAdminError } from './admin-channel';
 import { registerAutomodCommands } from './automod-commands';
+import { registerCertificateCommands } from './certificate-commands';
 import type { AdminCall, Execute } from './command-kit';
 import { registerCommands } from './commands';
+import { registerOperationsCommands } from './operations-commands';
 import { type AdminRunner, openAdminRunner } from './runner';
 import { registerWebhookCommands } from './webhook-commands';
 
@@ -62,13 +64,15 @@ const execute: Execute = async (options, work, human) => {
 
 const program = new Command('portal-admin')
   .description(
-    'Portal administration: users, subscriptions, bots, invites, announcements, audit, automod, health',
+    'Portal administration: users, subscriptions, bots, invites, announcements, audit, automod, webhooks, settings, retention, certificates, health',
   )
   .exitOverride()
   .showHelpAfterError();
 registerCommands(program, execute);
 registerWebhookCommands(program, execute);
 registerAutomodCommands(program, execute);
+registerOperationsCommands(program, execute);
+registerCertificateCommands(program, execute);
 
 try {
   await program.parseAsync(process.argv);

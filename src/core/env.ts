@@ -126,8 +126,11 @@ const ZEnv = z.object({
   MATCH_FALLBACK_SECONDS: int(0, 3600).default(30),
   MATCH_COOLDOWN_MINUTES: int(0, 7 * 24 * 60).default(60),
 
-  // Channel and DM messages older than this are deleted (API.md §8), search tokens with them.
+  // Channel and DM messages older than this are deleted (API.md §8), search tokens with them: the
+  // default of the chat_messages retention policy, which the admin CLI may change.
   CHAT_RETENTION_DAYS: int(1, 3650).default(7),
+  // How often each node looks for expired data (one node works at a time).
+  RETENTION_INTERVAL_SECONDS: int(10, 86_400).default(600),
   // Channel and room chat send rate (seed 002: 5 messages per 5 seconds per user).
   CHAT_RATE_MESSAGES: int(1, 100000).default(5),
   CHAT_RATE_WINDOW_SECONDS: int(1, 3600).default(5),
@@ -186,6 +189,13 @@ const ZEnv = z.object({
       .regex(/^\d+(,\d+)*$/, 'must be a comma-separated list of ports')
       .optional(),
   ),
+  // TLS (docs/certificates.md): HTTPS with the active certificate on this port (unset: none, the
+  // certificate is only exported to DATA_DIR/certs for a reverse proxy); ACME issuance settings.
+  TLS_PORT: optionalText.pipe(int(0, 65535).optional()),
+  ACME_DIRECTORY_URL: z.url().default('https://acme-v02.api.letsencrypt.org/directory'),
+  // Extra CA to trust for the ACME directory (a private ACME CA); Let's Encrypt needs none.
+  ACME_CA_FILE: optionalText,
+  ACME_RENEW_DAYS: int(1, 90).default(30),
 
   MAX_BODY_BYTES: int(1024, 64 * 1024 * 1024).default(1024 * 1024),
   SHUTDOWN_TIMEOUT_MS: int(100, 600_000).default(10_000),

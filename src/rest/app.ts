@@ -7,6 +7,7 @@ import type { AppDeps } from '../deps';
 import { createExpressContext } from '../routers/context';
 import { buildRouteTable } from '../routers/route-table';
 import { docsRouter } from './docs';
+import { acmeChallengeRoute, acmeChallengeRouter } from './handlers/acme-challenge';
 import { browserPageRoute, browserPageRouter } from './handlers/browser-page';
 import { chatUploadRoute, chatUploadRouter } from './handlers/chat-upload';
 import { mediamtxHookRoutes, mediamtxHooksRouter } from './handlers/mediamtx-hooks';
@@ -61,6 +62,7 @@ export function createRestApp({ deps, router, isDraining = () => false }: RestAp
     roomScreenRoute,
     chatUploadRoute,
     staticUploadsRoute,
+    acmeChallengeRoute,
     ...sftpTransferRoutes,
     browserPageRoute,
 
@@ -107,6 +109,7 @@ export function createRestApp({ deps, router, isDraining = () => false }: RestAp
   app.use(roomScreenRouter(deps));
   app.use(chatUploadRouter(deps));
   app.use(staticUploadsRouter(deps));
+  app.use(acmeChallengeRouter(deps));
   app.use(sftpTransferRouter(deps));
   app.use(browserPageRouter(deps));
 

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { count, eq, inArray, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createSecretBox } from '../../src/core/crypto';
+import { loadEnv } from '../../src/core/env';
 import { createLogger } from '../../src/core/log';
 import { type Database, openDatabase } from '../../src/db/client';
 import {
@@ -14,7 +15,8 @@ import {
   dmMessages,
 } from '../../src/db/schema';
 import { type RunningServer, startServer } from '../../src/server';
-import { runRetention, startChatRetention } from '../../src/services/retention/chat-messages';
+import { runRetention } from '../../src/services/retention/chat-messages';
+import { startRetentionJob } from '../../src/services/retention/run-policies';
 import { searchTokensOf } from '../../src/services/search/blind-index';
 import { chatImageDir } from '../../src/services/uploads/chat-images';
 import { uploadKeyOf } from '../../src/services/uploads/references';
@@ -108,7 +110,7 @@ describe('chat retention', () => {
   it('runs a first sweep on start without waiting for it, and stops cleanly', async () => {
     // The job runs on the real clock.
     const { channelId } = await seed([400, 400, 0], new Date());
-    const job = startChatRetention({ db: database.db, log: createLogger('silent'), days: 7 });
+    const job = startRetentionJob({ db: database.db, env: loadEnv({}), log: createLogger('silent') });
     await vi.waitFor(async () => expect(await countIn(channelId)).toBe(1), { timeout: 10_000 });
     await job.stop();
   });

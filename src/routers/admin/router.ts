@@ -31,6 +31,8 @@ import { ZCreateServiceInput, ZServiceIdInput, ZUpdateServiceInput } from '../se
 import { adminProcedure, router } from '../trpc';
 import { webhooksAdminRouter } from '../webhooks/admin';
 import { automodAdminRouter } from './automod';
+import { certificatesRouter } from './certificates';
+import { inviteRotateProcedure, retentionRouter, serviceChecksProcedure, settingsRouter } from './operations';
 import {
   ZAuditListInput,
   ZBroadcastInput,
@@ -152,6 +154,7 @@ const services = router({
     .input(ZServiceIdInput)
     .mutation(({ ctx, input }) => adminDeleteService({ db: ctx.db, actor: ctx.actor, ...input })),
   list: adminProcedure.input(z.void()).query(({ ctx }) => adminListServices(ctx.db)),
+  checks: serviceChecksProcedure,
 });
 
 export const adminRouter = router({
@@ -165,18 +168,26 @@ export const adminRouter = router({
     today: adminProcedure
       .input(z.void())
       .query(({ ctx }) => todaysInviteCode({ db: ctx.db, actor: ctx.actor, secretKey: ctx.deps.secretKey })),
+    rotate: inviteRotateProcedure,
   }),
+  settings: settingsRouter,
+  certificates: certificatesRouter,
+  retention: retentionRouter,
   audit: router({
     list: adminProcedure
       .input(ZAuditListInput)
       .query(({ ctx, input }) => listAudit({ db: ctx.db, viewer: auditViewerOf(ctx.actor), query: input })),
   }),
   health: router({
-    system: adminProcedure
-      .input(z.void())
-      .query(({ ctx }) =>
-        systemHealth({ database: ctx.deps.database, bus: ctx.deps.bus, dataDir: ctx.deps.env.DATA_DIR }),
-      ),
+    system: adminProcedure.input(z.void()).query(({ ctx }) =>
+      systemHealth({
+        database: ctx.deps.database,
+        bus: ctx.deps.bus,
+        dataDir: ctx.deps.env.DATA_DIR,
+        build: ctx.deps.build,
+        realtime: ctx.deps.realtime,
+      }),
+    ),
   }),
   webhooks: webhooksAdminRouter,
   automod: automodAdminRouter,

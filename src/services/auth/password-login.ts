@@ -2,12 +2,14 @@ import { and, eq, gt } from 'drizzle-orm';
 import { normalizeIp } from '../../core/client-ip';
 import type { SecretBox } from '../../core/crypto';
 import { hashPassword, hmacHex, verifyPassword } from '../../core/crypto';
+import type { Env } from '../../core/env';
 import { AppError } from '../../core/errors';
 import type { Db } from '../../db/client';
 import { registrations, users } from '../../db/schema';
 import { recordActivity } from '../activity/activity';
 import type { PushDeps } from '../notifications/notify';
 import { notifySecurity, securityNotice } from '../notifications/security';
+import { getServerSettings, inviteRotationOf } from '../settings/settings';
 import { createUser, findUserByUsername, requireUser } from '../users/accounts';
 import { isValidInviteCode } from './invite-code';
 import { refuseIfBanned } from './resolve';
@@ -49,13 +51,24 @@ export async function signInWithPassword(
   return { user, ...created };
 }
 
-/** POST /api/register: today's invite code, one account per client IP per 24 hours. */
+/**
+ * POST /api/register: only while the operator keeps registration open; today's invite code (after
+ * the latest rotation), one account per client IP per 24 hours.
+ */
 export async function registerAccount(
   db: Db,
-  keys: Keys,
+  keys: Keys & { env: Env },
   opts: { username: string; password: string; inviteCode: string; ip: string },
 ) {
-  if (!isValidInviteCode(keys.secretKey, opts.inviteCode))
+  const [settings, rotation] = await Promise.all([
+    getServerSettings({ db, env: keys.env }),
+    inviteRotationOf(db),
+  ]);
+  if (!settings.registration_open)
+    throw new AppError('FORBIDDEN', 'Registration is closed on this server', {
+      reason: 'registration_closed',
+    });
+  if (!isValidInviteCode(keys.secretKey, opts.inviteCode, new Date(), rotation))
     throw new AppError('FORBIDDEN', 'Invalid invite code');
   const ipHash = hmacHex(keys.secretKey, 'ip', opts.ip);
   const recent = await db.$count(

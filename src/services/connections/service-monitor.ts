@@ -5,6 +5,7 @@ import { services, users } from '../../db/schema';
 import { notify, type PushDeps } from '../notifications/notify';
 import { STATE } from '../users/policy';
 import { checkEndpoint } from './endpoint-health';
+import { recordServiceCheck } from './service-checks';
 import { canSeeService, type ServiceRow } from './shared-services';
 
 // The service monitor (API.md §4 `service_alert`): every node runs it; each tick claims the
@@ -93,10 +94,9 @@ export async function checkServices(deps: MonitorDeps, intervalMs: number, timeo
   const due = await claimDue(deps.db, intervalMs);
   await Promise.all(
     due.map(async (row) => {
-      const { healthy } = await checkEndpoint(
-        { plugin: row.plugin, host: row.host, port: row.port },
-        timeoutMs,
-      );
+      const result = await checkEndpoint({ plugin: row.plugin, host: row.host, port: row.port }, timeoutMs);
+      const { healthy } = result;
+      await recordServiceCheck(deps.db, row.id, result);
       if (await recordResult(deps.db, row.id, healthy)) await announce(deps, row, healthy);
     }),
   );

@@ -1,4 +1,4 @@
-import { inArray, lt } from 'drizzle-orm';
+import { and, inArray, lt, type SQL } from 'drizzle-orm';
 import type { AnyPgColumn, PgTableWithColumns } from 'drizzle-orm/pg-core';
 import type { Logger } from '../../core/log';
 import type { Db } from '../../db/client';
@@ -12,11 +12,17 @@ export const RETENTION_SWEEP_MS = 10 * 60_000;
 export const DAY_MS = 86_400_000;
 
 // biome-ignore lint/suspicious/noExplicitAny: any table with an `id` and a `created_at` column
-type ExpiringTable = PgTableWithColumns<any> & { id: AnyPgColumn; createdAt: AnyPgColumn };
+export type ExpiringTable = PgTableWithColumns<any> & { id: AnyPgColumn; createdAt: AnyPgColumn };
 
 /** Deletes one batch of the oldest rows of `table` created before `cutoff`; returns how many went. */
-export async function deleteExpiredBatch(db: Db, table: ExpiringTable, cutoff: Date, batch: number) {
-  return (await deleteExpiredRows(db, table, cutoff, batch, { id: table.id })).length;
+export async function deleteExpiredBatch(
+  db: Db,
+  table: ExpiringTable,
+  cutoff: Date,
+  batch: number,
+  except?: SQL,
+) {
+  return (await deleteExpiredRows(db, table, cutoff, batch, { id: table.id }, except)).length;
 }
 
 /** The same, returning `columns` of the deleted rows (e.g. what else must go with them). */
@@ -26,23 +32,38 @@ export function deleteExpiredRows<C extends Record<string, AnyPgColumn>>(
   cutoff: Date,
   batch: number,
   columns: C,
+  except?: SQL,
 ) {
   const expired = db
     .select({ id: table.id })
     .from(table)
-    .where(lt(table.createdAt, cutoff))
+    .where(expiredWhere(table, cutoff, except))
     .orderBy(table.id)
     .limit(batch);
   return db.delete(table).where(inArray(table.id, expired)).returning(columns);
 }
 
+/** Rows of `table` created before `cutoff`, less those `except` keeps (one predicate for count and delete). */
+export const expiredWhere = (table: ExpiringTable, cutoff: Date, except?: SQL) =>
+  except ? and(lt(table.createdAt, cutoff), except) : lt(table.createdAt, cutoff);
+
+/** How many rows a sweep with this cutoff would delete (dry runs). */
+export const countExpired = (db: Db, table: ExpiringTable, cutoff: Date, except?: SQL) =>
+  db.$count(table, expiredWhere(table, cutoff, except));
+
 /** Batch after batch of `step` until a short batch (nothing left) or `shouldStop`; the total. */
-export async function drainBatches(step: () => Promise<number>, batch: number, shouldStop?: () => boolean) {
+export async function drainBatches(
+  step: () => Promise<number>,
+  batch: number,
+  shouldStop?: () => boolean,
+  onBatch?: (deleted: number) => void,
+) {
   let total = 0;
   for (;;) {
     if (shouldStop?.()) return total;
     const n = await step();
     total += n;
+    if (n > 0) onBatch?.(n);
     if (n < batch) return total;
   }
 }

@@ -3,9 +3,7 @@ import type { Logger } from '../../core/log';
 import type { Db } from '../../db/client';
 import { chatMessages, dmMessages } from '../../db/schema';
 import { imageUrlOf, releaseUploads, sweepOrphanUploads, type UploadDeps } from '../uploads/references';
-import { DAY_MS, deleteExpiredRows, drainBatches, RETENTION_BATCH, startSweeps } from './batches';
-
-export { RETENTION_BATCH, RETENTION_SWEEP_MS } from './batches';
+import { countExpired, DAY_MS, deleteExpiredRows, drainBatches, RETENTION_BATCH } from './batches';
 
 // Message retention (API.md §8): channel and DM messages older than CHAT_RETENTION_DAYS are deleted, and
 // with each row its sealed text, its blind-index tokens and (by cascade) its reactions, poll and
@@ -34,6 +32,7 @@ export async function runRetention(opts: {
   log?: Logger;
   shouldStop?: () => boolean;
   uploads?: RetentionUploads;
+  onBatch?: (table: string, deleted: number) => void;
 }): Promise<RetentionResult> {
   const cutoff = new Date((opts.now ?? new Date()).getTime() - opts.days * DAY_MS);
   const batch = opts.batch ?? RETENTION_BATCH;
@@ -47,11 +46,11 @@ export async function runRetention(opts: {
           attachments: table.attachments,
         });
         if (opts.uploads) await releaseRows(opts.db, opts.uploads, rows);
-        if (rows.length > 0) opts.log?.debug({ table: name, count: rows.length }, 'retention batch deleted');
         return rows.length;
       },
       batch,
       opts.shouldStop,
+      (n) => opts.onBatch?.(name, n),
     );
     byTable[name] = count;
     deleted += count;
@@ -72,26 +71,9 @@ async function releaseRows(db: Db, uploads: RetentionUploads, rows: Array<{ atta
   await releaseUploads({ ...uploads, db }, urls);
 }
 
-/**
- * Sweeps once shortly after start (not awaited: a backlog after downtime must not delay startup)
- * and then every `intervalMs` on an unref'd timer. `stop()` ends a sweep between batches.
- */
-export function startChatRetention(opts: {
-  db: Db;
-  log: Logger;
-  days: number;
-  intervalMs?: number;
-  batch?: number;
-  uploads?: RetentionUploads;
-}) {
-  return startSweeps({
-    log: opts.log,
-    what: 'chat',
-    ...(opts.intervalMs !== undefined && { intervalMs: opts.intervalMs }),
-    sweep: async (shouldStop) => {
-      const result = await runRetention({ ...opts, shouldStop });
-      if (result.deleted > 0 || (result.uploads ?? 0) > 0)
-        opts.log.info({ ...result, retention_days: opts.days }, 'expired chat messages deleted');
-    },
-  });
+/** What `runRetention` with the same cutoff would delete, per table (dry runs). */
+export async function countExpiredMessages(db: Db, cutoff: Date): Promise<Record<string, number>> {
+  const counts: Record<string, number> = {};
+  for (const [name, table] of Object.entries(TABLES)) counts[name] = await countExpired(db, table, cutoff);
+  return counts;
 }

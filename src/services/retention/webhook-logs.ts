@@ -1,7 +1,6 @@
-import type { Logger } from '../../core/log';
 import type { Db } from '../../db/client';
 import { webhookDeliveries, webhookDeliveryLogs } from '../../db/schema';
-import { DAY_MS, deleteExpiredBatch, drainBatches, RETENTION_BATCH, startSweeps } from './batches';
+import { countExpired, DAY_MS, deleteExpiredBatch, drainBatches, RETENTION_BATCH } from './batches';
 
 // Webhook retention (seed 002: delivery logs "auto-cleaned after 7 days"): attempt logs older than
 // WEBHOOK_LOG_RETENTION_DAYS, and outbox rows created before then with their sealed payloads —
@@ -17,23 +16,27 @@ export async function runWebhookRetention(opts: {
   now?: Date;
   batch?: number;
   shouldStop?: () => boolean;
+  onBatch?: (table: string, deleted: number) => void;
 }): Promise<WebhookRetentionResult> {
   const cutoff = new Date((opts.now ?? new Date()).getTime() - opts.days * DAY_MS);
   const batch = opts.batch ?? RETENTION_BATCH;
-  const sweep = (table: typeof webhookDeliveryLogs | typeof webhookDeliveries) =>
-    drainBatches(() => deleteExpiredBatch(opts.db, table, cutoff, batch), batch, opts.shouldStop);
-  return { logs: await sweep(webhookDeliveryLogs), deliveries: await sweep(webhookDeliveries) };
+  const sweep = (table: typeof webhookDeliveryLogs | typeof webhookDeliveries, name: string) =>
+    drainBatches(
+      () => deleteExpiredBatch(opts.db, table, cutoff, batch),
+      batch,
+      opts.shouldStop,
+      (n) => opts.onBatch?.(name, n),
+    );
+  return {
+    logs: await sweep(webhookDeliveryLogs, 'webhook_delivery_logs'),
+    deliveries: await sweep(webhookDeliveries, 'webhook_deliveries'),
+  };
 }
 
-export function startWebhookRetention(opts: { db: Db; log: Logger; days: number; intervalMs?: number }) {
-  return startSweeps({
-    log: opts.log,
-    what: 'webhook',
-    ...(opts.intervalMs !== undefined && { intervalMs: opts.intervalMs }),
-    sweep: async (shouldStop) => {
-      const result = await runWebhookRetention({ ...opts, shouldStop });
-      if (result.logs + result.deliveries > 0)
-        opts.log.info({ ...result, retention_days: opts.days }, 'expired webhook logs deleted');
-    },
-  });
+/** What `runWebhookRetention` with the same cutoff would delete (dry runs). */
+export async function countExpiredWebhookRows(db: Db, cutoff: Date) {
+  return {
+    webhook_delivery_logs: await countExpired(db, webhookDeliveryLogs, cutoff),
+    webhook_deliveries: await countExpired(db, webhookDeliveries, cutoff),
+  };
 }
