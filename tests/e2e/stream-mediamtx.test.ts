@@ -294,6 +294,11 @@ describe('ready / not-ready and the lifecycle', () => {
       const ended = await streamOf(alice.token, s.id);
       expect(ended.is_live).toBe(0);
       expect(ended.ended_at).not.toBeNull();
+      // The activity feed (seed 002) has both ends of the session, once each.
+      const feed = await ok(api(server, 'GET', '/api/activity', { token: alice.token }));
+      expect(
+        (feed.activities as Array<{ action: string }>).filter((a) => a.action.startsWith('stream_')),
+      ).toMatchObject([{ action: 'stream_stopped' }, { action: 'stream_started' }]);
     } finally {
       offLive();
       offOffline();

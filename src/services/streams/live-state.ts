@@ -3,6 +3,7 @@ import { and, eq, notExists, sql } from 'drizzle-orm';
 import { AppError } from '../../core/errors';
 import type { Db } from '../../db/client';
 import { streamBans, streamFollows, streams, users } from '../../db/schema';
+import { recordActivity } from '../activity/activity';
 import { inTransaction } from '../admin/hierarchy';
 import { prepareNotification } from '../notifications/notify';
 import { enqueueWebhookEvent } from '../webhooks/outbox';
@@ -97,6 +98,11 @@ export async function markStreamReady(deps: StreamDeps, path: string) {
       { db: tx, secretBox: deps.secretBox },
       { event: 'stream.live', data: liveEventData(row!, username) },
     );
+    await recordActivity(tx, {
+      userId: row!.userId,
+      action: 'stream_started',
+      details: `Started streaming "${row!.title}"`,
+    });
     const notification = await prepareNotification(tx, {
       userIds: await liveRecipients(tx, row!),
       type: 'stream_live',
@@ -157,6 +163,11 @@ export async function endLiveSession(deps: StreamDeps, before: StreamRow, tokenI
       { db: tx, secretBox: deps.secretBox },
       { event: 'stream.offline', data: offlineEventData(row, username, endedAt) },
     );
+    await recordActivity(tx, {
+      userId: row.userId,
+      action: 'stream_stopped',
+      details: `Stopped streaming "${row.title}"`,
+    });
     return row;
   });
   if (!ended) {
