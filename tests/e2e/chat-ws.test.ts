@@ -760,10 +760,15 @@ describe.skipIf(skip !== undefined)(`two nodes (${skip ?? 'PostgreSQL + Redis'})
       // One budget of 5 messages per window, whichever node the sockets are on (3 were sent above).
       const aliceOnB = await openChat(b, alice.token);
       await joinChannel(aliceOnB, channel.name);
+      // Each socket still holds earlier frames (its own echoes, the other node's relays): wait for
+      // the echo of exactly this message, so each is counted before the next is sent.
+      const echoOf = async (ws: typeof wsA, text: string) => {
+        for (;;) if ((await ws.nextOf('message')).message === text) return;
+      };
       aliceOnB.send({ type: 'message', channel: channel.name, message: 'fourth' });
-      await aliceOnB.nextOf('message');
+      await echoOf(aliceOnB, 'fourth');
       wsA.send({ type: 'message', channel: channel.name, message: 'fifth' });
-      await wsA.nextOf('message');
+      await echoOf(wsA, 'fifth');
       aliceOnB.send({ type: 'message', channel: channel.name, message: 'sixth' });
       await expectError(aliceOnB, "Slow down! You're sending messages too fast.");
 
