@@ -1,4 +1,4 @@
-import { and, eq, inArray, lte } from 'drizzle-orm';
+import { and, eq, inArray, lte, sql } from 'drizzle-orm';
 import type { Db } from '../../db/client';
 import { webhookDeliveries, webhooks } from '../../db/schema';
 import { type AttemptContext, attemptDelivery, type ClaimedDelivery } from './delivery';
@@ -19,7 +19,9 @@ export const WORKER_BATCH = 10;
 const LEASE_MARGIN_MS = 60_000;
 
 export async function claimDueDeliveries(db: Db, batch: number, leaseMs: number): Promise<ClaimedDelivery[]> {
-  const now = new Date();
+  // The database's clock, the one that stamped the rows: a node's clock (and its millisecond
+  // precision against the column's microseconds) would leave a row enqueued this instant unclaimed.
+  const now = sql`now()`;
   const due = db
     .select({ id: webhookDeliveries.id })
     .from(webhookDeliveries)
@@ -36,7 +38,7 @@ export async function claimDueDeliveries(db: Db, batch: number, leaseMs: number)
     .for('update', { of: webhookDeliveries, skipLocked: true });
   return db
     .update(webhookDeliveries)
-    .set({ nextAttemptAt: new Date(now.getTime() + leaseMs) })
+    .set({ nextAttemptAt: sql`now() + ${leaseMs} * interval '1 millisecond'` })
     .where(inArray(webhookDeliveries.id, due))
     .returning({
       id: webhookDeliveries.id,
