@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dumpAllTables } from '../helpers/database';
 import { api, makeUser, signIn } from '../helpers/identity';
 import { startTestServer, type TestServer } from '../helpers/server';
+import { newKeyPair } from '../helpers/ssh-server';
 
 // User connections, connection types and SSH keys of API.md §6 over real HTTP: ownership (404 for
 // everyone else), secrets sealed at rest and redacted on reads, config merged on update.
@@ -307,7 +308,7 @@ describe('connections', () => {
 
   it('derives the SSH public key for connect from the stored private key', async () => {
     const token = await newUser();
-    const pair = utils.generateKeyPairSync('ed25519');
+    const pair = newKeyPair();
     const expectedPublic = pair.public.trim().split(' ').slice(0, 2).join(' ');
     const withKey = await api(server, 'POST', '/api/connections', {
       token,
@@ -331,11 +332,7 @@ describe('connections', () => {
     expect(JSON.stringify(info.body)).not.toContain('PRIVATE KEY');
 
     // An encrypted key with its passphrase.
-    const locked = utils.generateKeyPairSync('ed25519', {
-      passphrase: 'open sesame 42',
-      cipher: 'aes256-ctr',
-      rounds: 8,
-    });
+    const locked = newKeyPair('open sesame 42');
     const lockedConn = await api(server, 'POST', '/api/connections', {
       token,
       body: {
@@ -469,11 +466,7 @@ describe('ssh keys', () => {
 describe('secrets at rest', () => {
   it('stores no connection password, private key, passphrase or token in plaintext', async () => {
     const token = await newUser();
-    const pair = utils.generateKeyPairSync('ed25519', {
-      passphrase: 'passphrase-at-rest-77',
-      cipher: 'aes256-ctr',
-      rounds: 8,
-    });
+    const pair = newKeyPair('passphrase-at-rest-77');
     const secrets = {
       password: 'connection-password-at-rest-1',
       passphrase: 'passphrase-at-rest-77',
