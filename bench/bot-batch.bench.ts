@@ -22,7 +22,7 @@ import { isQuick, report } from './lib/report';
 
 const ITEMS = 1000;
 const rounds = isQuick ? 1 : 3;
-const seconds = isQuick ? 2 : 8;
+const seconds = isQuick ? 1 : 8;
 const connections = 4;
 const secretText = randomBytes(32).toString('hex');
 const databaseUrl = process.env.BENCH_DATABASE_URL;

@@ -11,22 +11,24 @@ import { seedUsersWithSessions } from './lib/seed';
 // `senders` more that post to it; delivered messages per second and p50/p99 end-to-end latency,
 // on Portal's uWebSockets.js transport and on its `ws` transport, against a bare uWebSockets.js
 // pub/sub server (the ceiling) and a bare `ws` broadcast loop, all driven by the same client code
-// (bench/lib/chat-clients.ts, in child processes) in the same run.
+// (bench/lib/chat-clients.ts, in a child process) in the same run.
 //
-// Load: closed-loop rather than a fixed rate. Each sender keeps WINDOW messages in flight and sends
-// the next when its own copy comes back, so every server is driven at what it can deliver
-// without an unbounded queue (a fixed rate either under-loads the ceiling or collapses the slower
-// servers, and then the figure is the queue, not the server). Latency is therefore latency at
-// saturation with SENDERS × WINDOW messages outstanding. A warm-up runs before the measured
-// window; the send rate limits (CHAT_RATE_*, WS_MESSAGES_PER_SECOND, RATE_LIMIT_*) are lifted so
-// the figure is the fan-out path, not the limiter. Sent-at stamps are
-// performance.timeOrigin + performance.now() in the sending process, read back the same way in
-// the receiving one (same machine clock). LOG_LEVEL stays info: the ready line is an info log.
-const RECEIVERS = isQuick ? 200 : 1000;
+// Load: closed-loop rather than a fixed rate. Each sender keeps WINDOW messages in flight and
+// sends the next when every receiver has its earlier one, so every server is driven at what it
+// can deliver to all receivers without an unbounded queue (a fixed rate either under-loads the
+// ceiling or collapses the slower servers, and then the figure is the queue, not the server).
+// Latency is therefore latency at saturation with SENDERS × WINDOW messages outstanding. All
+// clients of a run live in one child process (bench/lib/chat-clients.ts), which is what closes the
+// loop; on a small machine that process can be the limit for the bare servers. A warm-up runs
+// before the measured window; the send rate limits (CHAT_RATE_*, WS_MESSAGES_PER_SECOND,
+// RATE_LIMIT_*) are lifted so the figure is the fan-out path, not the limiter. Sent-at stamps and
+// arrival times are read from the same clock in the same process. LOG_LEVEL stays info: the ready
+// line is an info log.
+const RECEIVERS = isQuick ? 100 : 1000;
 const SENDERS = 10;
 const WINDOW = 2;
-const WARMUP_MS = isQuick ? 1500 : 3000;
-const MEASURE_MS = isQuick ? 4000 : 10_000;
+const WARMUP_MS = isQuick ? 500 : 3000;
+const MEASURE_MS = isQuick ? 1500 : 10_000;
 
 type Stats = { sent: number; count: number; buckets: [number, number][]; bucketMs: number };
 type Run = { perSecond: number; p50: number; p99: number; sent: number };
@@ -48,9 +50,9 @@ const reply = <T>(c: ChildProcess, type: string) =>
     c.on('message', on);
   });
 
-async function open(c: ChildProcess, urls: string[], mode: 'portal' | 'bare', senders: boolean) {
+async function open(c: ChildProcess, urls: string[], receivers: number, mode: 'portal' | 'bare') {
   const done = reply<{ opened: number; failed: number }>(c, 'opened');
-  c.send({ type: 'open', urls, mode, senders });
+  c.send({ type: 'open', urls, receivers, mode });
   const r = await done;
   if (r.failed) throw new Error(`${r.failed} of ${urls.length} chat sockets failed to open or join`);
 }
@@ -65,32 +67,26 @@ const percentile = (buckets: [number, number][], bucketMs: number, total: number
 };
 
 async function measure(receiverUrls: string[], senderUrls: string[], mode: 'portal' | 'bare'): Promise<Run> {
-  const receivers = child();
-  const senders = child();
+  const clients = child();
   try {
-    await open(receivers, receiverUrls, mode, false);
-    await open(senders, senderUrls, mode, true);
-    senders.send({ type: 'start', window: WINDOW });
+    await open(clients, [...receiverUrls, ...senderUrls], receiverUrls.length, mode);
+    clients.send({ type: 'start', window: WINDOW });
     await sleep(WARMUP_MS);
-    receivers.send({ type: 'reset' });
-    senders.send({ type: 'reset' });
+    clients.send({ type: 'reset' });
     const started = performance.now();
     await sleep(MEASURE_MS);
-    const got = reply<Stats>(receivers, 'stats');
-    const out = reply<Stats>(senders, 'stats');
-    senders.send({ type: 'stop' });
-    receivers.send({ type: 'stop' });
-    const [r, s] = await Promise.all([got, out]);
+    const stats = reply<Stats>(clients, 'stats');
+    clients.send({ type: 'stop' });
+    const r = await stats;
     const seconds = (performance.now() - started) / 1000;
     return {
       perSecond: r.count / seconds,
       p50: percentile(r.buckets, r.bucketMs, r.count, 0.5),
       p99: percentile(r.buckets, r.bucketMs, r.count, 0.99),
-      sent: s.sent / seconds,
+      sent: r.sent / seconds,
     };
   } finally {
-    receivers.send({ type: 'close' });
-    senders.send({ type: 'close' });
+    clients.send({ type: 'close' });
   }
 }
 
@@ -116,8 +112,7 @@ async function portalRun(tokens: string[], dataDir: string, transport: 'uws' | '
   }
 }
 
-async function bareRun(entry: string) {
-  const server = await startProcess(entry, {}, 'baseline listening');
+async function bareRun(server: Proc) {
   try {
     const url = `${server.url.replace('http', 'ws')}/`;
     return await measure(Array(RECEIVERS).fill(url), Array(SENDERS).fill(url), 'bare');
@@ -127,13 +122,19 @@ async function bareRun(entry: string) {
 }
 
 const dataDir = mkdtempSync(join(tmpdir(), 'portal-bench-chat-'));
+// The baselines start now, side by side with the seeding; idle, they cost the Portal runs nothing.
+const baselines = Promise.all([
+  startProcess('bench/baselines/bare-uws.ts', {}, 'baseline listening'),
+  startProcess('bench/baselines/bare-ws.ts', {}, 'baseline listening'),
+]);
 try {
   const tokens = await seedUsersWithSessions(dataDir, RECEIVERS + SENDERS);
   // startProcess makes its own DATA_DIR; the seeded one is passed explicitly and reused by both runs.
   const onUws = await portalRun(tokens, dataDir, 'uws');
   const onWs = await portalRun(tokens, dataDir, 'ws');
-  const bareUws = await bareRun('bench/baselines/bare-uws.ts');
-  const bareWs = await bareRun('bench/baselines/bare-ws.ts');
+  const [uwsServer, wsServer] = await baselines;
+  const bareUws = await bareRun(uwsServer);
+  const bareWs = await bareRun(wsServer);
   const label = `${RECEIVERS.toLocaleString('en-US')} receivers, ${SENDERS} senders × ${WINDOW} in flight`;
   const ceiling = { name: 'bare uWebSockets.js pub/sub', value: bareUws.perSecond };
   const runs: [string, Run, Figure['baseline']][] = [
@@ -164,5 +165,7 @@ try {
     figures.filter((f) => Number.isFinite(f.value) && (!f.baseline || f.baseline.value > 0)),
   );
 } finally {
+  // A failed Portal run must not leave the baselines running.
+  for (const p of await baselines.catch(() => [])) await p.stop();
   rmSync(dataDir, { recursive: true, force: true });
 }

@@ -21,7 +21,7 @@ import { seedUsersWithSessions } from './lib/seed';
 // over two (two users per pair) is the rate at which this server could even accept enqueues one
 // by one; its p50/p99 is one request's latency under that load.
 
-const USERS = isQuick ? 1_000 : 10_000;
+const USERS = isQuick ? 200 : 10_000;
 const CLIENTS = 2;
 const CONCURRENCY = 25;
 const TOPICS = 12;

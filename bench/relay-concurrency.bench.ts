@@ -13,7 +13,7 @@ import { seedUsersWithSessions } from './lib/seed';
 // backend connections accepted, against opening 200 plain /ws/portal sockets of the same users on
 // the same server (the relay's extra work: ownership lookup and the TCP connect). Medians of rounds.
 const RELAYS = 200;
-const ROUNDS = isQuick ? 2 : 5;
+const ROUNDS = isQuick ? 1 : 5;
 
 let accepted = 0;
 const backend = net.createServer((s) => {

@@ -12,7 +12,7 @@ import { seedUsersWithSessions } from './lib/seed';
 // TCP socket to the same echo server, in the same run. Portal runs in its own process, the load
 // generator (bench/lib/relay-load.ts) in another; one warm-up, then ROUNDS rounds of each, medians.
 const BYTES = (isQuick ? 32 : 256) * 1024 * 1024;
-const ROUNDS = isQuick ? 2 : 5;
+const ROUNDS = isQuick ? 1 : 5;
 
 const echo = net.createServer((s) => {
   s.setNoDelay(true);

@@ -6,14 +6,18 @@ import { isQuick, report } from './lib/report';
 // limit, tRPC-to-REST), with the default info-level request log, against bare express answering
 // the same path, in the same run.
 const rounds = isQuick ? 1 : 3;
-const seconds = isQuick ? 3 : 8;
+const seconds = isQuick ? 1 : 8;
+const warmupSeconds = isQuick ? 1 : 2;
 
-const portal = await startProcess('src/main.ts', { RATE_LIMIT_HEALTH: '100000000' });
-const bare = await startProcess('bench/baselines/bare-express.ts', {}, 'baseline listening');
+// Started side by side: nothing is measured until both are up.
+const [portal, bare] = await Promise.all([
+  startProcess('src/main.ts', { RATE_LIMIT_HEALTH: '100000000' }),
+  startProcess('bench/baselines/bare-express.ts', {}, 'baseline listening'),
+]);
 try {
   // Warm-up: JIT and connection pools.
-  await httpLoad(`${portal.url}/health`, { seconds: 2 });
-  await httpLoad(`${bare.url}/health`, { seconds: 2 });
+  await httpLoad(`${portal.url}/health`, { seconds: warmupSeconds });
+  await httpLoad(`${bare.url}/health`, { seconds: warmupSeconds });
   const portalRps: number[] = [];
   const bareRps: number[] = [];
   for (let i = 0; i < rounds; i++) {

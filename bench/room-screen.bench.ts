@@ -18,8 +18,8 @@ import { seedUsersWithSessions } from './lib/seed';
 // source rate each of 20 viewers still gets.
 const VIEWERS = 20;
 const ROUNDS = isQuick ? 1 : 3;
-const warmupMs = isQuick ? 2_000 : 3_000;
-const measureMs = isQuick ? 5_000 : 15_000;
+const warmupMs = isQuick ? 500 : 3_000;
+const measureMs = isQuick ? 1_500 : 15_000;
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
 const PAGE = `<!doctype html><body style="margin:0"><canvas id="c" width="1280" height="720"></canvas><script>

@@ -15,8 +15,10 @@ const files = readdirSync(join(root, 'bench'))
   .filter((f) => filters.length === 0 || filters.some((x) => f.includes(x)))
   .sort();
 const failed: string[] = [];
+const started = Date.now();
 for (const file of files) {
   console.log(`\n# ${file}`);
+  const t0 = Date.now();
   const r = spawnSync(
     process.execPath,
     ['--import', 'tsx', join('bench', file), ...args.filter((a) => a.startsWith('--'))],
@@ -26,7 +28,9 @@ for (const file of files) {
     },
   );
   if (r.status !== 0) failed.push(file);
+  console.log(`(${file}: ${((Date.now() - t0) / 1000).toFixed(1)} s)`);
 }
+console.log(`\nall benchmarks: ${((Date.now() - started) / 1000).toFixed(1)} s`);
 const file = resultsFile(quick);
 const results = readResults(file);
 console.log(`\n${resultsTable(results)}\n`);

@@ -12,8 +12,8 @@ import { seedUsersWithSessions } from './lib/seed';
 // server and a bare `ws` server holding the same number of idle sockets, in the same run.
 // A warm-up batch is opened first and kept open, so one-off growth (database pages, JIT, pools)
 // is not charged to the measured sockets; the figure is the growth of the measured batch.
-const count = isQuick ? 2000 : 10_000;
-const warmup = isQuick ? 500 : 2000;
+const count = isQuick ? 600 : 10_000;
+const warmup = isQuick ? 200 : 2000;
 const GC_ARGS = ['--expose-gc', '--import', join(root, 'bench/lib/gc-on-signal.ts')];
 
 const rssOf = (pid: number) => {
@@ -35,9 +35,9 @@ async function holdSockets(urls: string[]): Promise<{ stop(): void; opened: numb
 
 /** Resident memory after a full collection (the server runs with bench/lib/gc-on-signal.ts). */
 async function settledRss(server: Proc) {
-  for (let i = 0; i < 3; i++) {
+  for (let i = 0; i < (isQuick ? 2 : 3); i++) {
     server.proc.kill('SIGUSR2');
-    await sleep(700);
+    await sleep(isQuick ? 300 : 700);
   }
   return rssOf(server.proc.pid!);
 }
@@ -49,7 +49,7 @@ async function perSocket(server: Proc, urls: string[]) {
   const held = await holdSockets(measured);
   const failed = warm.failed + held.failed;
   if (failed > 0) throw new Error(`${failed} of ${urls.length} sockets failed to open`);
-  await sleep(1000);
+  await sleep(isQuick ? 300 : 1000);
   const after = await settledRss(server);
   held.stop();
   warm.stop();
@@ -57,6 +57,11 @@ async function perSocket(server: Proc, urls: string[]) {
 }
 
 const dataDir = mkdtempSync(join(tmpdir(), 'portal-bench-ws-'));
+// All three servers start side by side (an idle server costs the others nothing); each is measured alone.
+const baselines = Promise.all([
+  startProcess('bench/baselines/bare-uws.ts', {}, 'baseline listening', GC_ARGS),
+  startProcess('bench/baselines/bare-ws.ts', {}, 'baseline listening', GC_ARGS),
+]);
 try {
   const tokens = await seedUsersWithSessions(dataDir, count + warmup);
   const portal = await startProcess(
@@ -76,12 +81,11 @@ try {
   } finally {
     await portal.stop();
   }
-  const uws = await startProcess('bench/baselines/bare-uws.ts', {}, 'baseline listening', GC_ARGS);
+  const [uws, ws] = await baselines;
   const uwsBytes = await perSocket(
     uws,
     Array.from({ length: count + warmup }, () => `${uws.url.replace('http', 'ws')}/`),
   ).finally(() => uws.stop());
-  const ws = await startProcess('bench/baselines/bare-ws.ts', {}, 'baseline listening', GC_ARGS);
   const wsBytes = await perSocket(
     ws,
     Array.from({ length: count + warmup }, () => `${ws.url.replace('http', 'ws')}/`),
@@ -101,5 +105,7 @@ try {
     },
   ]);
 } finally {
+  // A failure before the baselines were measured must not leave them running.
+  for (const p of await baselines.catch(() => [])) await p.stop();
   rmSync(dataDir, { recursive: true, force: true });
 }

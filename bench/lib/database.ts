@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import postgres from 'postgres';
 import { type Database, openDatabase } from '../../src/db/client';
+import { seedMigratedDatabase } from './template';
 
 /**
  * Where a database benchmark runs: a fresh embedded database in a temp DATA_DIR, or, with
@@ -20,6 +21,7 @@ export async function prepareBenchDatabase(name: string): Promise<BenchDatabase>
   const base = process.env.BENCH_DATABASE_URL;
   if (!base) {
     const dir = mkdtempSync(join(tmpdir(), `portal-bench-${name}-`));
+    await seedMigratedDatabase(dir);
     return {
       env: { DATA_DIR: dir },
       open: () => openDatabase({ dataDir: dir }),

@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { seedMigratedDatabase } from './template';
 
 export const root = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -20,13 +21,14 @@ export type Proc = {
  * Starts a TypeScript entry as its own process and waits for the JSON line `{"msg":"...listening","url":...}`
  * it prints, so servers under test never share a process with the load generator.
  */
-export function startProcess(
+export async function startProcess(
   entry: string,
   env: Record<string, string> = {},
   readyMsg = 'portal listening',
   nodeArgs: string[] = [],
 ): Promise<Proc> {
   const dataDir = mkdtempSync(join(tmpdir(), 'portal-bench-'));
+  if (entry === 'src/main.ts' && !env.DATA_DIR && !env.DATABASE_URL) await seedMigratedDatabase(dataDir);
   const proc = spawn(process.execPath, ['--import', 'tsx', ...nodeArgs, entry], {
     cwd: root,
     env: {
@@ -60,8 +62,14 @@ export function startProcess(
               url: entry.url,
               dataDir,
               ready: entry,
+              // Idempotent: a second stop (a cleanup after a normal one) resolves at once.
               stop: () =>
                 new Promise((ok) => {
+                  if (proc.exitCode !== null || proc.signalCode !== null) {
+                    rmSync(dataDir, { recursive: true, force: true });
+                    ok();
+                    return;
+                  }
                   proc.once('exit', () => {
                     rmSync(dataDir, { recursive: true, force: true });
                     ok();

@@ -41,8 +41,9 @@ export function readResults(file: string): Results {
 export const formatNumber = (n: number) =>
   Math.abs(n) >= 100 ? Math.round(n).toLocaleString('en-US') : n.toFixed(2);
 
+/** No ratio against a baseline at or below zero: such a baseline is below the measurement's noise. */
 export const ratioOf = (f: Figure) =>
-  f.baseline && f.baseline.value !== 0 ? f.value / f.baseline.value : undefined;
+  f.baseline && f.baseline.value > 0 ? f.value / f.baseline.value : undefined;
 
 /** Prints one line per figure with its ratio to the baseline, and records it in the run's results file. */
 export function report(bench: string, figures: Figure[]) {

@@ -1,7 +1,10 @@
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { randomToken, sha256Hex } from '../../src/core/crypto';
 import { openDatabase } from '../../src/db/client';
 import { sessions, users } from '../../src/db/schema';
+import { seedMigratedDatabase } from './template';
 
 /**
  * Creates `count` users with one session each in a DATA_DIR before the server starts on it (the
@@ -9,6 +12,7 @@ import { sessions, users } from '../../src/db/schema';
  * sockets need many users: the contract caps sockets per user.
  */
 export async function seedUsersWithSessions(dataDir: string, count: number): Promise<string[]> {
+  if (!existsSync(join(dataDir, 'pgdata'))) await seedMigratedDatabase(dataDir);
   const database = await openDatabase({ dataDir });
   try {
     await database.migrate();

@@ -101,7 +101,7 @@ export function createRestApp({ deps, router, isDraining = () => false }: RestAp
     }),
   );
 
-  app.use(docsRouter(buildOpenApiDocument(router, deps.build.version)));
+  app.use(docsRouter(() => buildOpenApiDocument(router, deps.build.version)));
 
   // Everything below answers in the contract's error shape.
   app.use(contractErrorBodies);

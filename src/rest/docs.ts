@@ -3,11 +3,15 @@ import swaggerUi from 'swagger-ui-express';
 import type { OpenAPIObject } from 'trpc-to-openapi';
 import { useHtmlPageHeaders } from './middleware/security-headers';
 
-/** /openapi.json and the API reference page at /docs (assets served locally: works offline). */
-export function docsRouter(document: OpenAPIObject): Router {
+/**
+ * /openapi.json and the API reference page at /docs (assets served locally: works offline). The
+ * document is built on first request: building it costs every server start a noticeable moment.
+ */
+export function docsRouter(build: () => OpenAPIObject): Router {
   const r = express.Router();
-  const json = JSON.stringify(document);
+  let json: string | undefined;
   r.get('/openapi.json', (_req, res) => {
+    json ??= JSON.stringify(build());
     res.type('application/json').send(json);
   });
   r.use(

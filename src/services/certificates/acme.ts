@@ -1,6 +1,5 @@
 import { readFileSync } from 'node:fs';
 import { Agent } from 'node:https';
-import * as acme from 'acme-client';
 import { and, desc, eq, gt, lt } from 'drizzle-orm';
 import type { SecretBox } from '../../core/crypto';
 import type { Env } from '../../core/env';
@@ -21,11 +20,16 @@ import { storeCertificate } from './store';
 
 const CHALLENGE_TTL_MS = 60 * 60_000;
 
+/** acme-client (and axios under it) is loaded with the first ACME operation, not at every start. */
+type AcmeClient = typeof import('acme-client');
+let loading: Promise<AcmeClient> | undefined;
+const loadAcme = () => (loading ??= import('acme-client'));
+
 let configuredCa: string | undefined;
 let configuredLog: Logger | undefined;
 
 /** acme-client's HTTP client is one per process: its trust store and its log are set here. */
-function configureAcme(env: Env, log: Logger) {
+function configureAcme(acme: AcmeClient, env: Env, log: Logger) {
   if (env.ACME_CA_FILE && configuredCa !== env.ACME_CA_FILE) {
     acme.axios.defaults.httpsAgent = new Agent({ ca: readFileSync(env.ACME_CA_FILE) });
     configuredCa = env.ACME_CA_FILE;
@@ -47,6 +51,7 @@ async function accountFor(
     .from(acmeAccounts)
     .where(and(eq(acmeAccounts.directoryUrl, directoryUrl), eq(acmeAccounts.email, email)));
   if (existing) return existing;
+  const acme = await loadAcme();
   const key = (await acme.crypto.createPrivateEcdsaKey()).toString();
   const [created] = await db
     .insert(acmeAccounts)
@@ -83,7 +88,8 @@ export async function issueAcmeCertificate(opts: IssueOptions) {
       'BAD_REQUEST',
       "Issuing needs agreeing to the ACME server's terms of service (--agree-tos)",
     );
-  configureAcme(opts.env, opts.log);
+  const acme = await loadAcme();
+  configureAcme(acme, opts.env, opts.log);
   const directoryUrl = opts.directoryUrl ?? opts.env.ACME_DIRECTORY_URL;
   const email = opts.email ?? '';
   const account = await accountFor(opts.db, opts.box, directoryUrl, email);

@@ -1,4 +1,4 @@
-import { type Browser, chromium } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { type ClipboardGate, createClipboardGate } from './clipboard';
 import { type EgressProxy, startEgressProxy } from './egress-proxy';
 import { createHostResolver, type HostResolver } from './network-guard';
@@ -82,6 +82,9 @@ export async function launchEngine(opts: EngineOptions): Promise<Engine> {
   }
   let browser: Browser;
   try {
+    // Loaded with the first browser: playwright-core costs every start of a server a moment, and
+    // most servers never open a room's browser.
+    const { chromium } = await import('playwright-core');
     browser = await chromium.launch({
       executablePath: opts.executablePath,
       headless: true,
