@@ -3,7 +3,7 @@ import { readdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { root } from './lib/processes';
 import { readResults, resultsFile } from './lib/report';
-import { resultsTable, writeBenchReadme } from './lib/summary';
+import { resultsTable, targetsTable, writeBenchReadme } from './lib/summary';
 
 // `npm run bench [-- --quick] [-- name-filter]`: runs every bench/*.bench.ts, each in its own
 // process, then prints the results table; a full run of every benchmark regenerates bench/README.md.
@@ -33,7 +33,7 @@ for (const file of files) {
 console.log(`\nall benchmarks: ${((Date.now() - started) / 1000).toFixed(1)} s`);
 const file = resultsFile(quick);
 const results = readResults(file);
-console.log(`\n${resultsTable(results)}\n`);
+console.log(`\n${resultsTable(results)}\n\n${targetsTable(results)}\n`);
 if (!quick && filters.length === 0 && failed.length === 0) {
   writeBenchReadme(results, `bench/results/${basename(file)}`);
   console.log('bench/README.md regenerated');

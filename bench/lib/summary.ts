@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { root } from './processes';
-import { formatNumber, type Results, ratioOf } from './report';
+import { type Figure, formatNumber, type Results, ratioOf } from './report';
 
 /** The results as a Markdown table: one row per figure with its baseline and ratio. */
 export function resultsTable(results: Results): string {
@@ -21,6 +21,67 @@ export function resultsTable(results: Results): string {
   return rows.join('\n');
 }
 
+/** Issue #8's targets, checked against the figures of a run (docs/performance.md explains misses). */
+const TARGETS: Array<{
+  target: string;
+  bench: string;
+  figure: string;
+  baseline?: string;
+  test: (f: Figure) => { measured: string; met: boolean } | undefined;
+}> = [
+  {
+    target: 'authenticated REST ≥ 50% of bare express req/s',
+    bench: 'rest.users-me',
+    figure: 'GET /users/me',
+    baseline: 'bare express',
+    test: (f) => ratioTest(f, (r) => r >= 0.5),
+  },
+  {
+    target: 'chat fan-out ≥ 70% of the bare uWS pub/sub ceiling',
+    bench: 'ws.chat-fanout',
+    figure: '/ws/chat on uWebSockets.js: deliveries/s',
+    test: (f) => ratioTest(f, (r) => r >= 0.7),
+  },
+  {
+    target: 'chat fan-out ≥ 4× the ws transport',
+    bench: 'ws.chat-fanout',
+    figure: '/ws/chat uWebSockets.js vs ws transport',
+    test: (f) => ratioTest(f, (r) => r >= 4),
+  },
+  {
+    target: '≤ 8 KB of server memory per idle WebSocket',
+    bench: 'ws.idle-memory',
+    figure: 'bytes per idle /ws/portal socket',
+    test: (f) => ({ measured: `${formatNumber(f.value)} B`, met: f.value <= 8 * 1024 }),
+  },
+  {
+    target: 'tunnel ≥ 60% of direct loopback TCP throughput',
+    bench: 'relay.tcp',
+    figure: 'TCP tunnel through the relay',
+    test: (f) => ratioTest(f, (r) => r >= 0.6),
+  },
+];
+
+function ratioTest(f: Figure, ok: (ratio: number) => boolean) {
+  const ratio = ratioOf(f);
+  return ratio === undefined ? undefined : { measured: `ratio ${ratio.toFixed(2)}`, met: ok(ratio) };
+}
+
+/** One row per target: what the run measured and whether it is met. */
+export function targetsTable(results: Results): string {
+  const rows = ['| target | measured | met |', '|---|---|---|'];
+  for (const t of TARGETS) {
+    const figure = results.benchmarks?.[t.bench]?.figures.find(
+      (f) => f.name.startsWith(t.figure) && (!t.baseline || f.baseline?.name === t.baseline),
+    );
+    const outcome = figure && t.test(figure);
+    rows.push(
+      `| ${t.target} | ${outcome?.measured ?? 'not measured'} | ${outcome ? (outcome.met ? 'yes' : 'no') : '—'} |`,
+    );
+  }
+  return rows.join('\n');
+}
+
 /** Regenerates bench/README.md from a full run's results (never edited by hand). */
 export function writeBenchReadme(results: Results, file: string) {
   const m = results.machine;
@@ -33,6 +94,12 @@ processes); \`npm run bench -- --quick\` is a shorter smoke run that does not to
 Machine: ${m ? `${m.cpus} × ${m.cpu ?? 'CPU'}, ${m.memory_gib} GiB, Node ${m.node}` : 'unknown'}.
 
 ${resultsTable(results)}
+
+## Targets (issue #8)
+
+${targetsTable(results)}
+
+Why the missed ones are missed, with profiles: [docs/performance.md](../docs/performance.md).
 
 Run one benchmark alone: \`node --import tsx bench/<name>.bench.ts\` (add \`--quick\` for a short run).
 `;
