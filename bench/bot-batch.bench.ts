@@ -9,8 +9,9 @@ import { type Database, openDatabase } from '../src/db/client';
 import { botCommands } from '../src/db/schema';
 import { recordCommandBatch } from '../src/services/bots/batch';
 import { createBot } from '../src/services/bots/bots';
-import { median, type Proc, root, startProcess } from './lib/processes';
+import { entryArgs, median, type Proc, root, startProcess } from './lib/processes';
 import { isQuick, report } from './lib/report';
+import { seedMigratedDatabase } from './lib/template';
 
 // POST /bot/batch with 1000 command reports per request (auth, BOT tier + hourly limit, per-item
 // validation, link lookup, one multi-row INSERT in a transaction), driven by autocannon in its own
@@ -69,6 +70,7 @@ type Baseline = { database: Database; botId: number; dir: string };
 /** A database of the same kind as the server's: a fresh embedded one, or BENCH_DATABASE_URL. */
 async function openBaseline(): Promise<Baseline> {
   const dir = mkdtempSync(join(tmpdir(), 'portal-bench-insert-'));
+  if (!databaseUrl) await seedMigratedDatabase(dir);
   const database = await openDatabase(databaseUrl ? { url: databaseUrl } : { dataDir: dir });
   await database.migrate();
   const { bot } = await createBot(database.db, { name: 'baseline' });
@@ -111,7 +113,7 @@ const env = {
   RATE_LIMIT_PUBLIC: '100000000',
   STATS_CACHE_SECONDS: '0',
 };
-// Opening and migrating a fresh embedded database takes seconds: do it while the server starts.
+// The baseline's database opens while the server starts.
 const baselineReady = openBaseline();
 const bodyDir = mkdtempSync(join(tmpdir(), 'portal-bench-body-'));
 let portal: Proc | undefined;
@@ -120,7 +122,7 @@ try {
   // The operator's way in: the admin CLI, which reaches the running server through DATA_DIR/admin.sock.
   const created = await promisify(execFile)(
     process.execPath,
-    ['--import', 'tsx', 'src/cli/main.ts', 'bot', 'create', 'benchbot', '--json', '--rate-limit', '10000000'],
+    [...entryArgs('src/cli/main.ts'), 'bot', 'create', 'benchbot', '--json', '--rate-limit', '10000000'],
     {
       cwd: root,
       env: {

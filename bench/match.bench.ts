@@ -1,8 +1,8 @@
-import { type ChildProcess, fork } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { median, root, startProcess } from './lib/processes';
+import { forkEntry, median, startProcess } from './lib/processes';
 import { isQuick, report } from './lib/report';
 import { seedUsersWithSessions } from './lib/seed';
 
@@ -72,12 +72,7 @@ try {
     const wsBase = `ws://127.0.0.1:${wsPort}`;
     const users = tokens.map((token, i) => ({ token, ...preferencesOf(i) }));
     for (let c = 0; c < CLIENTS; c++) {
-      children.push(
-        fork(join(root, 'bench/lib/match-clients.ts'), [], {
-          execArgv: ['--import', 'tsx'],
-          stdio: 'inherit',
-        }),
-      );
+      children.push(forkEntry('bench/lib/match-clients.ts'));
     }
     const opened = await Promise.all(
       children.map((child, c) => {

@@ -1,13 +1,9 @@
-import { fork } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { eq, inArray } from 'drizzle-orm';
-import { openDatabase } from '../src/db/client';
-import { sessions, users } from '../src/db/schema';
-import { median, root, startProcess } from './lib/processes';
+import { forkEntry, median, startProcess } from './lib/processes';
 import { isQuick, report } from './lib/report';
 import { seedUsersWithSessions } from './lib/seed';
 
@@ -32,10 +28,7 @@ const g = c.getContext('2d'); let f = 0;
 type Counted = { frames: number[]; bytes: number; seconds: number };
 
 function watch(urls: string[], roomId: number): Promise<Counted> {
-  const child = fork(join(root, 'bench/lib/screen-viewers.ts'), [], {
-    execArgv: ['--import', 'tsx'],
-    stdio: 'inherit',
-  });
+  const child = forkEntry('bench/lib/screen-viewers.ts');
   return new Promise((resolve, reject) => {
     child.once('message', (m: Counted) => resolve(m));
     child.once('exit', (code) => code !== 0 && reject(new Error(`viewers exited with ${code}`)));
@@ -58,20 +51,8 @@ await new Promise<void>((ok) => page.listen(0, '127.0.0.1', ok));
 const pageUrl = `http://127.0.0.1:${(page.address() as AddressInfo).port}/`;
 const dataDir = mkdtempSync(join(tmpdir(), 'portal-bench-screen-'));
 try {
-  const tokens = await seedUsersWithSessions(dataDir, VIEWERS + 1);
   // The first seeded user owns the room: an Admin has chat slots.
-  const database = await openDatabase({ dataDir });
-  const [owner] = await database.db
-    .select({ id: users.id })
-    .from(users)
-    .innerJoin(sessions, eq(sessions.userId, users.id))
-    .orderBy(users.id)
-    .limit(1);
-  await database.db
-    .update(users)
-    .set({ permissionLevel: 2 })
-    .where(inArray(users.id, [owner!.id]));
-  await database.close();
+  const tokens = await seedUsersWithSessions(dataDir, VIEWERS + 1, 1);
 
   const portal = await startProcess('src/main.ts', {
     DATA_DIR: dataDir,
@@ -88,13 +69,14 @@ try {
     });
     const id = Number(room.id);
     const invite = await post(portal.url, ownerToken, `/chats/${id}/invites`);
-    for (const token of viewerTokens) await post(portal.url, token, `/chats/join/${invite.code}`);
+    await Promise.all(viewerTokens.map((token) => post(portal.url, token, `/chats/join/${invite.code}`)));
     await post(portal.url, ownerToken, `/chats/${id}/start`);
     const wsPort = Number(portal.ready.ws_port) || new URL(portal.url).port;
     const urlOf = (token: string) => `ws://127.0.0.1:${wsPort}/ws/portal?token=${token}`;
 
-    // A discarded warm-up round (Chromium's first seconds are slower), then alternating rounds.
-    await watch([urlOf(viewerTokens[0]!)], id);
+    // A discarded warm-up round (Chromium's first seconds are slower; a quick run skips it), then
+    // alternating rounds.
+    if (!isQuick) await watch([urlOf(viewerTokens[0]!)], id);
     const sources: number[] = [];
     const means: number[] = [];
     const mins: number[] = [];

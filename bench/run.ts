@@ -1,7 +1,8 @@
 import { spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { root } from './lib/processes';
+import { buildForRun } from './lib/build';
+import { entryArgs, root } from './lib/processes';
 import { readResults, resultsFile } from './lib/report';
 import { resultsTable, targetsTable, writeBenchReadme } from './lib/summary';
 
@@ -16,12 +17,14 @@ const files = readdirSync(join(root, 'bench'))
   .sort();
 const failed: string[] = [];
 const started = Date.now();
+const build = await buildForRun();
+console.log(`compiled the benchmarks' processes in ${((Date.now() - started) / 1000).toFixed(1)} s`);
 for (const file of files) {
   console.log(`\n# ${file}`);
   const t0 = Date.now();
   const r = spawnSync(
     process.execPath,
-    ['--import', 'tsx', join('bench', file), ...args.filter((a) => a.startsWith('--'))],
+    [...entryArgs(`bench/${file}`), ...args.filter((a) => a.startsWith('--'))],
     {
       cwd: root,
       stdio: 'inherit',
@@ -30,6 +33,7 @@ for (const file of files) {
   if (r.status !== 0) failed.push(file);
   console.log(`(${file}: ${((Date.now() - t0) / 1000).toFixed(1)} s)`);
 }
+build.remove();
 console.log(`\nall benchmarks: ${((Date.now() - started) / 1000).toFixed(1)} s`);
 const file = resultsFile(quick);
 const results = readResults(file);

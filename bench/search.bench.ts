@@ -24,7 +24,7 @@ import { isQuick, report } from './lib/report';
 // one and a two-word query; words follow a Zipf distribution, as natural language does.
 
 // BENCH_SEARCH_MESSAGES overrides the size (e.g. a million rows in a quick run's results file).
-const MESSAGES = Number(process.env.BENCH_SEARCH_MESSAGES) || (isQuick ? 20_000 : 1_000_000);
+const MESSAGES = Number(process.env.BENCH_SEARCH_MESSAGES) || (isQuick ? 10_000 : 1_000_000);
 const BATCH = 5_000;
 const RUNS = isQuick ? 40 : 100;
 const VOCABULARY = 20_000;

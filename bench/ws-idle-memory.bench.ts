@@ -1,9 +1,8 @@
-import { fork } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type Proc, root, startProcess } from './lib/processes';
+import { forkEntry, type Proc, preloadArgs, startProcess } from './lib/processes';
 import { isQuick, report } from './lib/report';
 import { seedUsersWithSessions } from './lib/seed';
 
@@ -14,7 +13,7 @@ import { seedUsersWithSessions } from './lib/seed';
 // is not charged to the measured sockets; the figure is the growth of the measured batch.
 const count = isQuick ? 600 : 10_000;
 const warmup = isQuick ? 200 : 2000;
-const GC_ARGS = ['--expose-gc', '--import', join(root, 'bench/lib/gc-on-signal.ts')];
+const GC_ARGS = ['--expose-gc', ...preloadArgs('bench/lib/gc-on-signal.ts')];
 
 const rssOf = (pid: number) => {
   const line = readFileSync(`/proc/${pid}/status`, 'utf8').match(/VmRSS:\s+(\d+) kB/);
@@ -22,10 +21,7 @@ const rssOf = (pid: number) => {
 };
 
 async function holdSockets(urls: string[]): Promise<{ stop(): void; opened: number; failed: number }> {
-  const child = fork(join(root, 'bench/lib/ws-clients.ts'), [], {
-    execArgv: ['--import', 'tsx'],
-    stdio: 'inherit',
-  });
+  const child = forkEntry('bench/lib/ws-clients.ts');
   const result = await new Promise<{ opened: number; failed: number }>((resolve) => {
     child.once('message', (m: { opened: number; failed: number }) => resolve(m));
     child.send({ type: 'open', urls, concurrency: 200 });
@@ -35,9 +31,9 @@ async function holdSockets(urls: string[]): Promise<{ stop(): void; opened: numb
 
 /** Resident memory after a full collection (the server runs with bench/lib/gc-on-signal.ts). */
 async function settledRss(server: Proc) {
-  for (let i = 0; i < (isQuick ? 2 : 3); i++) {
+  for (let i = 0; i < (isQuick ? 1 : 3); i++) {
     server.proc.kill('SIGUSR2');
-    await sleep(isQuick ? 300 : 700);
+    await sleep(isQuick ? 200 : 700);
   }
   return rssOf(server.proc.pid!);
 }
@@ -49,7 +45,7 @@ async function perSocket(server: Proc, urls: string[]) {
   const held = await holdSockets(measured);
   const failed = warm.failed + held.failed;
   if (failed > 0) throw new Error(`${failed} of ${urls.length} sockets failed to open`);
-  await sleep(isQuick ? 300 : 1000);
+  await sleep(isQuick ? 200 : 1000);
   const after = await settledRss(server);
   held.stop();
   warm.stop();

@@ -1,11 +1,29 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, fork, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { packageRoot } from '../../src/core/package-root';
+import { builtEntry } from './build';
 import { seedMigratedDatabase } from './template';
 
-export const root = fileURLToPath(new URL('../..', import.meta.url));
+export const root = packageRoot;
+
+/** Node arguments that run `entry` (a path from the package root): its bundle when built, else tsx. */
+export function entryArgs(entry: string, nodeArgs: string[] = []): string[] {
+  const built = builtEntry(entry);
+  return built ? [...nodeArgs, built] : ['--import', 'tsx', ...nodeArgs, join(root, entry)];
+}
+
+/** `--import` of a preload module (a path from the package root), compiled or through tsx. */
+export const preloadArgs = (entry: string) => ['--import', builtEntry(entry) ?? join(root, entry)];
+
+/** Forks a load generator (a path from the package root) with an IPC channel. */
+export function forkEntry(entry: string): ChildProcess {
+  const built = builtEntry(entry);
+  return built
+    ? fork(built, [], { execArgv: [], stdio: 'inherit' })
+    : fork(join(root, entry), [], { execArgv: ['--import', 'tsx'], stdio: 'inherit' });
+}
 
 /** `dataDir` is the process's DATA_DIR, so the admin CLI can reach it through `admin.sock`. */
 export type Proc = {
@@ -29,7 +47,7 @@ export async function startProcess(
 ): Promise<Proc> {
   const dataDir = mkdtempSync(join(tmpdir(), 'portal-bench-'));
   if (entry === 'src/main.ts' && !env.DATA_DIR && !env.DATABASE_URL) await seedMigratedDatabase(dataDir);
-  const proc = spawn(process.execPath, ['--import', 'tsx', ...nodeArgs, entry], {
+  const proc = spawn(process.execPath, entryArgs(entry, nodeArgs), {
     cwd: root,
     env: {
       PATH: process.env.PATH,

@@ -9,9 +9,9 @@ import { seedMigratedDatabase } from './template';
 /**
  * Creates `count` users with one session each in a DATA_DIR before the server starts on it (the
  * embedded database admits one process), and returns their session tokens. Benchmarks with many
- * sockets need many users: the contract caps sockets per user.
+ * sockets need many users: the contract caps sockets per user. The first `admins` users are Admins.
  */
-export async function seedUsersWithSessions(dataDir: string, count: number): Promise<string[]> {
+export async function seedUsersWithSessions(dataDir: string, count: number, admins = 0): Promise<string[]> {
   if (!existsSync(join(dataDir, 'pgdata'))) await seedMigratedDatabase(dataDir);
   const database = await openDatabase({ dataDir });
   try {
@@ -22,7 +22,12 @@ export async function seedUsersWithSessions(dataDir: string, count: number): Pro
       const size = Math.min(1000, count - start);
       const rows = await database.db
         .insert(users)
-        .values(Array.from({ length: size }, (_, i) => ({ username: `bench_${run}_${start + i}` })))
+        .values(
+          Array.from({ length: size }, (_, i) => ({
+            username: `bench_${run}_${start + i}`,
+            ...(start + i < admins && { permissionLevel: 2 }),
+          })),
+        )
         .returning({ id: users.id });
       const batch = rows.map((row) => {
         const token = randomToken(32);

@@ -2,14 +2,14 @@ import { createHash } from 'node:crypto';
 import { cpSync, existsSync, mkdtempSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fromPackageRoot } from '../../src/core/package-root';
 import { openDatabase } from '../../src/db/client';
 
 // A fresh embedded database costs every Portal start about 2.5 s of migrations; benchmarks start
 // many. The migrated database is built once per migration set (cached in the temp directory) and
 // copied into each new DATA_DIR, which is what a Portal restarted on its own data would open.
 
-const journal = fileURLToPath(new URL('../../src/db/migrations/meta/_journal.json', import.meta.url));
+const journal = fromPackageRoot('src', 'db', 'migrations', 'meta', '_journal.json');
 
 function templateDir(): string {
   const hash = createHash('sha256').update(readFileSync(journal)).digest('hex').slice(0, 16);

@@ -1,15 +1,13 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-
-const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
+import { fromPackageRoot, packageRoot } from './package-root';
 
 /** The git commit of the running build, read once at start (X-Source-Hash, /health/deployment). */
 export function readSourceHash(override?: string): string {
   if (override) return override;
   try {
     return execFileSync('git', ['rev-parse', 'HEAD'], {
-      cwd: repoRoot,
+      cwd: packageRoot,
       stdio: ['ignore', 'pipe', 'ignore'],
       timeout: 2000,
     })
@@ -21,7 +19,7 @@ export function readSourceHash(override?: string): string {
 }
 
 export function readPackageVersion(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+  const pkg = JSON.parse(readFileSync(fromPackageRoot('package.json'), 'utf8')) as {
     version: string;
   };
   return pkg.version;

@@ -1,6 +1,5 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { PGlite } from '@electric-sql/pglite';
 import { type SQL, sql } from 'drizzle-orm';
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
@@ -8,6 +7,7 @@ import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
 import { drizzle as drizzlePostgres, type PostgresJsDatabase } from 'drizzle-orm/postgres-js';
 import { migrate as migratePostgres } from 'drizzle-orm/postgres-js/migrator';
 import postgres from 'postgres';
+import { fromPackageRoot } from '../core/package-root';
 import { acquireDataDirLock } from './data-dir-lock';
 import * as schema from './schema';
 
@@ -63,7 +63,7 @@ function credentialWriteWatch() {
   };
 }
 
-const migrationsFolder = fileURLToPath(new URL('./migrations', import.meta.url));
+const migrationsFolder = fromPackageRoot('src', 'db', 'migrations');
 
 // Any constant works: it only has to be the same on every node of one cluster.
 const MIGRATION_LOCK_ID = 7_231_001;

@@ -1,8 +1,10 @@
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { parse as parseCookies } from 'cookie';
 import { Router } from 'express';
 import { normalizeIp } from '../../core/client-ip';
 import { AppError } from '../../core/errors';
+import { fromPackageRoot } from '../../core/package-root';
 import type { AppDeps } from '../../deps';
 import type { AuthState } from '../../services/auth/actor';
 import { keyAllows } from '../../services/auth/api-keys';
@@ -19,7 +21,7 @@ import { useHtmlPageHeaders } from '../middleware/security-headers';
 
 export const browserPageRoute = { method: 'GET', path: '/browser', tier: 'AUTH' } as const;
 
-const ASSET_DIR = new URL('../pages/browser/', import.meta.url);
+const ASSET_DIR = fromPackageRoot('src', 'rest', 'pages', 'browser');
 const ASSETS: Record<string, string> = {
   'browser.js': 'text/javascript; charset=utf-8',
   'address.js': 'text/javascript; charset=utf-8',
@@ -68,10 +70,7 @@ function page(data: Record<string, string>, title: string, version: string): str
 export function browserPageRouter(deps: AppDeps) {
   const router = Router();
   const assets = new Map(
-    Object.entries(ASSETS).map(([name, type]) => [
-      name,
-      { type, body: readFileSync(new URL(name, ASSET_DIR)) },
-    ]),
+    Object.entries(ASSETS).map(([name, type]) => [name, { type, body: readFileSync(join(ASSET_DIR, name)) }]),
   );
 
   router.get('/browser/assets/:file', (req, res) => {

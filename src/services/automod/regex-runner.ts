@@ -1,4 +1,5 @@
 import { Worker } from 'node:worker_threads';
+import { fromPackageRoot } from '../../core/package-root';
 
 // Regex rules are matched on a worker thread with a deadline. RE2 already rules out
 // catastrophic backtracking and the size cap bounds each rule (regex.ts), but many heavy rules
@@ -31,7 +32,7 @@ function settleAll(w: Worker, answer: RegexAnswer) {
 
 function start(): Worker {
   // Plain JavaScript: no loader (tsx) to inherit, which would only slow its start.
-  const w = new Worker(new URL('./regex-worker.mjs', import.meta.url), { execArgv: [] });
+  const w = new Worker(fromPackageRoot('src', 'services', 'automod', 'regex-worker.mjs'), { execArgv: [] });
   const started = new Promise<void>((ok) => w.once('online', () => ok()));
   online.set(w, started);
   // An idle worker must not keep a process (the CLI, a test run) alive.
