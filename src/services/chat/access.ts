@@ -57,9 +57,10 @@ export async function readableChannel(db: Db, ref: { id: number } | { name: stri
 }
 
 /** Timed-out and banned users may read but not act (API.md §1 states). */
-export async function assertActive(db: Db, userId: number) {
+/** Refuses banned and restricted users; returns what senders need of the row besides. */
+export async function assertActive(db: Db, userId: number): Promise<{ anonymous: boolean }> {
   const [row] = await db
-    .select({ state: users.state, expiresAt: users.stateExpiresAt })
+    .select({ state: users.state, expiresAt: users.stateExpiresAt, anonymous: users.anonymous })
     .from(users)
     .where(eq(users.id, userId));
   const state = row ? effectiveState(row.state, row.expiresAt) : STATE.BANNED;
@@ -69,6 +70,7 @@ export async function assertActive(db: Db, userId: number) {
       ...(row?.expiresAt && { expires_at: row.expiresAt.toISOString() }),
     });
   }
+  return { anonymous: row?.anonymous ?? false };
 }
 
 /** Readonly channels take messages from channel moderators and Admin+ only. */

@@ -1,6 +1,6 @@
 import { and, eq } from 'drizzle-orm';
 import { AppError } from '../../core/errors';
-import { chatMessages, users } from '../../db/schema';
+import { chatMessages } from '../../db/schema';
 import { inTransaction } from '../admin/hierarchy';
 import { writeAudit } from '../audit/audit';
 import { enforceAutomod } from '../automod/enforce';
@@ -89,7 +89,7 @@ export async function sendMessage(
   const { db } = deps;
   const access = await readableChannel(db, { name: input.channel }, actor);
   assertCanSend(access);
-  await assertActive(db, actor.userId);
+  const { anonymous } = await assertActive(db, actor.userId);
   checkContent(input);
   if (input.reply_to !== undefined) {
     const [parent] = await db
@@ -107,7 +107,6 @@ export async function sendMessage(
     text: hooks.automodText ?? input.message,
   });
 
-  const [me] = await db.select({ anonymous: users.anonymous }).from(users).where(eq(users.id, actor.userId));
   const { view, stored } = await storeMessage(
     deps,
     {
@@ -115,7 +114,7 @@ export async function sendMessage(
       author: { userId: actor.userId, username: actor.username },
       text: input.message,
       imageUrl: input.image_url,
-      anonymous: me?.anonymous ?? false,
+      anonymous,
       replyTo: input.reply_to,
     },
     hooks,

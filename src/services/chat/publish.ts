@@ -25,7 +25,8 @@ const messageFrame: MessageFrameOf = (view) => ({ type: 'message', ...view });
  */
 export async function publishMessage(deps: ChatDeps, m: OpenMessage, frameOf = messageFrame) {
   const moderatorIds = await moderatorIdsOf(deps.db, m.row.channelId);
-  const ctx = await viewContext(deps, [m], moderatorIds);
+  // Only messages just stored are published: nobody has reacted to them yet.
+  const ctx = await viewContext(deps, [m], moderatorIds, undefined, { withReactions: false });
   const real = frameOf(messageView(m, true, ctx));
   const masked = m.row.anonymous ? frameOf(messageView(m, false, ctx)) : real;
   const authorId = m.row.userId;

@@ -139,25 +139,27 @@ export async function viewContext(
   messages: OpenMessage[],
   moderatorIds: Set<number>,
   viewer?: ViewContext['viewer'],
+  opts: { withReactions?: boolean } = {},
 ): Promise<ViewContext> {
   const parentIds = [...new Set(messages.flatMap((m) => (m.row.replyTo === null ? [] : [m.row.replyTo])))];
   const parents = parentIds.length ? await loadMessages(deps, inArray(chatMessages.id, parentIds)) : [];
   const ids = messages.map((m) => m.row.id);
-  const reactionRows = ids.length
-    ? await deps.db
-        .select({
-          messageId: chatReactions.messageId,
-          emoji: chatReactions.emoji,
-          n: count(),
-          userIds: sql<number[]>`array_agg(${chatReactions.userId} order by ${chatReactions.createdAt})`,
-          anonymous: sql<
-            boolean[]
-          >`array_agg(${chatReactions.anonymous} order by ${chatReactions.createdAt})`,
-        })
-        .from(chatReactions)
-        .where(inArray(chatReactions.messageId, ids))
-        .groupBy(chatReactions.messageId, chatReactions.emoji)
-    : [];
+  const reactionRows =
+    ids.length && opts.withReactions !== false
+      ? await deps.db
+          .select({
+            messageId: chatReactions.messageId,
+            emoji: chatReactions.emoji,
+            n: count(),
+            userIds: sql<number[]>`array_agg(${chatReactions.userId} order by ${chatReactions.createdAt})`,
+            anonymous: sql<
+              boolean[]
+            >`array_agg(${chatReactions.anonymous} order by ${chatReactions.createdAt})`,
+          })
+          .from(chatReactions)
+          .where(inArray(chatReactions.messageId, ids))
+          .groupBy(chatReactions.messageId, chatReactions.emoji)
+      : [];
   const reactions: ViewContext['reactions'] = new Map();
   for (const r of reactionRows) {
     const list = reactions.get(r.messageId) ?? [];
