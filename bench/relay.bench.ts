@@ -30,9 +30,20 @@ const OPEN_ROUNDS = isQuick ? 1 : 5;
 
 type Ctx = { portal: Proc; wsPort: number; tokens: string[] };
 
-const call = <T>(child: ReturnType<typeof forkEntry>, cmd: Record<string, unknown>) =>
-  new Promise<T>((resolve) => {
-    child.once('message', (m: T) => resolve(m));
+/** One command to a load generator; a generator that exits or stalls fails the run instead of hanging it. */
+const call = <T>(child: ReturnType<typeof forkEntry>, cmd: Record<string, unknown>, timeoutMs = 300_000) =>
+  new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error(`no answer to ${String(cmd.type)} in ${timeoutMs} ms`)),
+      timeoutMs,
+    );
+    const exited = (code: number | null) => reject(new Error(`load generator exited with ${code}`));
+    child.once('exit', exited);
+    child.once('message', (m: T) => {
+      clearTimeout(timer);
+      child.off('exit', exited);
+      resolve(m);
+    });
     child.send(cmd);
   });
 
@@ -50,8 +61,15 @@ async function createConnection(ctx: Ctx, token: string, body: Record<string, un
 async function tcpThroughput(ctx: Ctx, echoPort: number) {
   const loader = forkEntry('bench/lib/relay-load.ts');
   try {
-    const run = async (cmd: Record<string, unknown>) =>
-      (await call<{ ms: number }>(loader, { type: 'run', bytes: BYTES, ...cmd })).ms;
+    const run = async (cmd: Record<string, unknown>) => {
+      const r = await call<{ type: 'done'; ms: number } | { type: 'failed'; message: string }>(loader, {
+        type: 'run',
+        bytes: BYTES,
+        ...cmd,
+      });
+      if (r.type === 'failed') throw new Error(`${String(cmd.mode)} run failed: ${r.message}`);
+      return r.ms;
+    };
     const url = await createConnection(ctx, ctx.tokens[0]!, {
       type: 'tcp_tunnel',
       host: '127.0.0.1',

@@ -176,6 +176,20 @@ describe('raw tcp relay', () => {
     expect(conn.ws.readyState).toBe(WebSocket.OPEN);
   });
 
+  it('carries a transfer of many more frames than the WebSocket default allows a second', async () => {
+    // 6,000 frames at once: past WS_MESSAGES_PER_SECOND and the old relay budget of 1,000 (burst
+    // 2,000), which closed bulk tunnels with 4429 mid-transfer.
+    const token = await newUser();
+    const id = await createConnection(token, echoPort);
+    const conn = await connect(relayUrl(id, token));
+    const input = randomBytes(6000 * 512);
+    for (let offset = 0; offset < input.length; offset += 512)
+      conn.ws.send(input.subarray(offset, offset + 512));
+    await waitUntil(() => conn.received() >= input.length, 'the echo', 15_000);
+    expect(Buffer.concat(conn.binary).equals(input)).toBe(true);
+    expect(conn.ws.readyState).toBe(WebSocket.OPEN);
+  });
+
   it('relays vnc-plugin types (rdp) as raw TCP too', async () => {
     const token = await newUser();
     const id = await createConnection(token, echoPort, 'rdp');

@@ -18,6 +18,9 @@ export const DEFAULT_BACKPRESSURE: Backpressure = {
   pollMs: 20,
 };
 
+/** Frames a second one relay socket may send (burst twice that); past it the socket is closed 4429. */
+export const RELAY_MESSAGES_PER_SECOND = 20_000;
+
 /** No byte (or terminal ping) in either direction for this long closes both sides (RELAY_IDLE_TIMEOUT_SECONDS). */
 export const IDLE_TIMEOUT_MS = 10 * 60 * 1000;
 /** Client bytes waiting for a backend that is not taking them (before connect, or until 'drain'). */

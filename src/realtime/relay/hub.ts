@@ -15,7 +15,12 @@ import { LEVEL } from '../../services/users/policy';
 import { isWebType } from '../../services/web-proxy/targets';
 import { CloseCode } from '../protocol';
 import type { RealtimeSocket, RealtimeTransport, UpgradeRequest } from '../types';
-import { type Backpressure, DEFAULT_BACKPRESSURE, type RelayLimits } from './common';
+import {
+  type Backpressure,
+  DEFAULT_BACKPRESSURE,
+  RELAY_MESSAGES_PER_SECOND,
+  type RelayLimits,
+} from './common';
 import { MuxRelay } from './mux';
 import { ptyTerminal } from './pty';
 import { sshTerminal } from './ssh';
@@ -210,8 +215,11 @@ export function registerRelayHub(opts: {
       pattern,
       authenticate,
       limitKey: (auth) => `relay:${auth.userId}`,
-      // Keystrokes arrive one frame each; a paste can be many.
-      messagesPerSecond: 1000,
+      // A relay's frames are the client's own writes: one per keystroke on a terminal, bulk data on
+      // a tunnel (100 MB/s in 32 KiB frames is 3,200 a second; VNC clients send many small ones).
+      // Each costs one write to the backend and bytes are bounded by the inbound queue, so the
+      // budget only stops a frame flood, not a transfer.
+      messagesPerSecond: RELAY_MESSAGES_PER_SECOND,
 
       onOpen(socket) {
         const { userId } = socket.auth;
