@@ -134,6 +134,7 @@ export class TransportSocket<A> implements RealtimeSocket<A> {
   /** Set when the server closed the socket, so hubs see the code the server chose, not the peer's echo. */
   closeRequest: { code: number; reason: string } | null = null;
   private ended = false;
+  private readonly drainListeners = new Set<() => void>();
 
   constructor(
     readonly handlers: WsRoute<A>,
@@ -170,6 +171,16 @@ export class TransportSocket<A> implements RealtimeSocket<A> {
     return this.driver.send(data, isBinary);
   }
 
+  onDrain(listener: () => void): () => void {
+    this.drainListeners.add(listener);
+    return () => this.drainListeners.delete(listener);
+  }
+
+  /** Called by the transport when queued bytes were written out. */
+  drained(): void {
+    for (const listener of [...this.drainListeners]) listener();
+  }
+
   sendJson(message: unknown): boolean {
     return this.send(JSON.stringify(message), false);
   }
@@ -198,5 +209,6 @@ export class TransportSocket<A> implements RealtimeSocket<A> {
   /** Called by the core once the connection is really gone; the driver is never touched after. */
   markEnded(): void {
     this.ended = true;
+    this.drainListeners.clear();
   }
 }

@@ -30,6 +30,12 @@ export interface RealtimeSocket<A = unknown> {
   readonly query: URLSearchParams;
   /** Bytes queued for this client and not yet written to the kernel. */
   readonly bufferedAmount: number;
+  /**
+   * Calls `listener` each time the transport has written queued bytes out (uWS's `drain`);
+   * returns the function that removes it. Transports without such an event never call it, so
+   * users keep a slow poll of `bufferedAmount` as well.
+   */
+  onDrain(listener: () => void): () => void;
   readonly closed: boolean;
   /** Returns false when the socket is closed or was dropped as a slow consumer. */
   send(data: string | Uint8Array, isBinary?: boolean): boolean;

@@ -207,6 +207,7 @@ export function createUwsTransport(opts: TransportOptions, loaded?: LoadedUws): 
         const data = isBinary ? Buffer.from(new Uint8Array(message)) : decode(message);
         core.message(socket, data, isBinary, message.byteLength);
       }),
+      drain: guard('drain', (ws) => ws.getUserData().socket?.drained()),
       close: guard('close', (ws, code, message) => {
         const { socket, admission } = ws.getUserData();
         if (!admission) return anchor.closed(ws);

@@ -370,6 +370,8 @@ function fakeSocket() {
     },
     subscribe() {},
     unsubscribe() {},
+    // Like the ws transport: no drain event, the relay polls.
+    onDrain: () => () => {},
   };
   return { socket, frames };
 }

@@ -497,6 +497,32 @@ function transportContract(kind: Kind) {
     });
 
     if (kind === 'uws') {
+      it('reports a drain once bytes queued for a client that paused reading are written out', async () => {
+        const c = await connect(`ws://127.0.0.1:${stack.directPort}/ws/echo`);
+        c.ws.send('hello');
+        await c.next();
+        const server = stack.hub.opened.filter((s) => s.route === '/ws/echo').at(-1)!;
+        let drains = 0;
+        const off = server.onDrain(() => drains++);
+        const raw = (c.ws as unknown as { _socket: Socket })._socket;
+        raw.pause();
+        // Below the slow-consumer limit, but more than the kernel's buffers take at once.
+        for (let i = 0; i < 1024 && server.bufferedAmount < MAX_BACKPRESSURE / 2; i++) {
+          server.send(Buffer.alloc(16 * 1024, i), true);
+          await new Promise((r) => setTimeout(r, 1));
+        }
+        expect(server.bufferedAmount).toBeGreaterThan(0);
+        expect(drains).toBe(0);
+        raw.resume();
+        await waitFor(() => drains > 0 && server.bufferedAmount === 0, 'a drain with an empty queue');
+        off();
+        const seen = drains;
+        server.send(Buffer.alloc(16 * 1024), true);
+        await new Promise((r) => setTimeout(r, 50));
+        expect(drains).toBe(seen);
+        c.ws.close();
+      });
+
       it('serves the uWS direct port too (refusals, echo, spoof-proof IP, X-Forwarded-For)', async () => {
         const direct = `ws://127.0.0.1:${stack.directPort}`;
         const seen = await refusal(`${direct}/ws/secure`);
