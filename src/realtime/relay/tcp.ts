@@ -24,10 +24,10 @@ import { PipeRelay, RelayClose, type RelayLimits } from './common';
 //   have to wait; 4408 after IDLE_TIMEOUT_MS without a byte either way. Closing the WebSocket
 //   destroys the TCP socket.
 // - Backpressure, backend → client: the TCP socket is paused once the WebSocket's bufferedAmount
-//   passes the high-water mark and resumed below the low-water mark (on the drain event), so TCP's own window
-//   pushes back on the backend. Client → backend: once `write()` returns false the frames wait in a
-//   bounded queue until 'drain' (the transport cannot stop reading one WebSocket), and the client
-//   is closed 4008 past MAX_INBOUND_BUFFER instead of growing memory.
+//   passes the high-water mark and resumed below the low-water mark (on the drain event), so
+//   TCP's own window pushes back on the backend. Client → backend: once `write()` returns false
+//   the frames wait in a bounded queue until 'drain' (the transport cannot stop reading one
+//   WebSocket), and the client is closed 4008 past MAX_INBOUND_BUFFER instead of growing memory.
 
 export const CONNECT_TIMEOUT_MS = 10_000;
 

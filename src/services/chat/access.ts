@@ -56,8 +56,10 @@ export async function readableChannel(db: Db, ref: { id: number } | { name: stri
   return access;
 }
 
-/** Timed-out and banned users may read but not act (API.md §1 states). */
-/** Refuses banned and restricted users; returns what senders need of the row besides. */
+/**
+ * Timed-out and banned users may read but not act (API.md §1 states); for the others, returns
+ * what senders need of the same row (their anonymous setting).
+ */
 export async function assertActive(db: Db, userId: number): Promise<{ anonymous: boolean }> {
   const [row] = await db
     .select({ state: users.state, expiresAt: users.stateExpiresAt, anonymous: users.anonymous })
